@@ -1,0 +1,219 @@
+"""Domain types shared by every stage. Frozen dataclasses; nothing here imports the rest of the project."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+DEFAULT_TENANT = "default"
+
+
+def content_hash(data: bytes | str) -> str:
+    """Stable SHA-256 hex digest of bytes or text."""
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    return hashlib.sha256(raw).hexdigest()
+
+
+def stable_id(*parts: str) -> str:
+    """Deterministic UUID (as string) from the given parts; the same parts always give the same id."""
+    digest = hashlib.sha256("\x1f".join(parts).encode("utf-8")).digest()
+    return str(uuid.UUID(bytes=digest[:16], version=5))
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    PARTIAL = "partial"
+
+
+class Stage(StrEnum):
+    QUEUED = "queued"
+    PARSING = "parsing"
+    CHUNKING = "chunking"
+    EMBEDDING = "embedding"
+    INDEXING = "indexing"
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class Element:
+    """One parsed unit of a document (title, paragraph, table, list item...)."""
+
+    text: str
+    kind: str = "text"
+    page: int | None = None
+    section_path: tuple[str, ...] = ()
+    start: int = 0  # character offset in the document's full text
+    end: int = 0
+
+
+@dataclass(frozen=True)
+class ParsedDocument:
+    """A source document after parsing: its elements plus what the parser learned about it."""
+
+    external_id: str
+    title: str
+    elements: tuple[Element, ...]
+    file_type: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(e.text for e in self.elements)
+
+
+@dataclass(frozen=True)
+class Document:
+    """A document record as stored in the metadata store."""
+
+    id: str
+    tenant: str
+    collection: str
+    external_id: str
+    filename: str
+    file_type: str
+    content_hash: str
+    status: str
+    title: str = ""
+    size_bytes: int = 0
+    chunk_count: int = 0
+    template: str = "general"
+    metadata: dict[str, Any] = field(default_factory=dict)
+    acl_groups: tuple[str, ...] = ()
+    error: str | None = None
+    created_at: str = ""
+    updated_at: str = ""
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A retrievable unit of text with everything a citation needs to point at the exact source."""
+
+    id: str
+    document_id: str
+    tenant: str
+    collection: str
+    external_id: str
+    text: str
+    position: int
+    start: int
+    end: int
+    content_hash: str
+    doc_hash: str
+    template: str = "general"
+    title: str = ""
+    page: int | None = None
+    section_path: tuple[str, ...] = ()
+    file_type: str = ""
+    created_at: float | None = None
+    acl_groups: tuple[str, ...] = ()
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def index_text(self) -> str:
+        """The text that is embedded and BM25-indexed: the title gives short chunks their context."""
+        return f"{self.title}\n{self.text}" if self.title and self.title not in self.text[:200] else self.text
+
+
+@dataclass(frozen=True)
+class SparseVector:
+    indices: tuple[int, ...]
+    values: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class EncodedChunk:
+    chunk: Chunk
+    dense: tuple[float, ...]
+    sparse: SparseVector
+
+
+@dataclass(frozen=True)
+class Query:
+    """A retrieval request after parsing: the text plus who asks and where to look."""
+
+    text: str
+    collection: str
+    tenant: str = DEFAULT_TENANT
+    top_k: int = 5
+    acl_groups: tuple[str, ...] | None = None  # None = caller sees every group (no ACL restriction)
+    filters: Any = None  # app.core.filters.Filter | None
+
+
+@dataclass(frozen=True)
+class ScoredChunk:
+    chunk: Chunk
+    score: float  # fused (RRF) score: a rank signal, not comparable across queries
+    dense_score: float | None = None  # cosine similarity of the query and the chunk
+    sparse_score: float | None = None  # BM25 score when known
+    rank: int = 0
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """What retrieval returns: ranked chunks plus the signals later stages decide on."""
+
+    query: Query
+    chunks: tuple[ScoredChunk, ...]
+    dropped_below_floor: int = 0
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def top_dense(self) -> float:
+        scores = [c.dense_score for c in self.chunks if c.dense_score is not None]
+        return max(scores) if scores else 0.0
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A numbered passage handed to the generator; `n` is what the answer cites as [n]."""
+
+    n: int
+    chunk: ScoredChunk
+
+    @property
+    def text(self) -> str:
+        return self.chunk.chunk.text
+
+
+@dataclass(frozen=True)
+class Generation:
+    text: str
+    model: str
+    abstained: bool = False
+
+
+@dataclass(frozen=True)
+class Citation:
+    n: int
+    chunk_id: str
+    document_id: str
+    external_id: str
+    text: str
+    page: int | None = None
+    section_path: tuple[str, ...] = ()
+    start: int = 0
+    end: int = 0
+    score: float = 0.0
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A grounded answer or an explicit refusal. Refusal is a value, not an exception."""
+
+    question: str
+    answer: str
+    refused: bool
+    reason: str | None
+    citations: tuple[Citation, ...] = ()
+    model: str = ""
+    support: float = 0.0
+    passages: tuple[Passage, ...] = ()
+    timings_ms: dict[str, float] = field(default_factory=dict)

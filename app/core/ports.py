@@ -1,0 +1,118 @@
+"""Ports: the Protocols every adapter implements. The rest of the project depends on these, never on a library."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
+
+from app.core.domain import Chunk, Document, EncodedChunk, Generation, ParsedDocument, Passage, ScoredChunk, SparseVector
+from app.core.filters import Filter
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Dense text embedder. `embed_batch` is the primitive; vectors are L2-normalised."""
+
+    name: str
+    dim: int
+
+    def warm_up(self) -> None: ...
+
+    def embed_batch(self, texts: Sequence[str]) -> list[list[float]]: ...
+
+    def embed_query(self, text: str) -> list[float]: ...
+
+
+@runtime_checkable
+class SparseEncoder(Protocol):
+    """BM25-style sparse encoder; the store applies IDF, so vectors carry term-frequency weights only."""
+
+    name: str
+
+    def encode_documents(self, texts: Sequence[str]) -> list[SparseVector]: ...
+
+    def encode_query(self, text: str) -> SparseVector: ...
+
+
+@runtime_checkable
+class Parser(Protocol):
+    """Turns a file into parsed documents (one per file, or one per line of a `.jsonl` corpus)."""
+
+    def parse(self, path: str, filename: str) -> list[ParsedDocument]: ...
+
+
+@runtime_checkable
+class ChunkStore(Protocol):
+    """Vector store for chunks: dense + sparse vectors and a typed payload, filtered inside the search."""
+
+    def ensure_ready(self) -> None: ...
+
+    def upsert(self, items: Sequence[EncodedChunk]) -> None: ...
+
+    def delete_document(self, tenant: str, document_id: str, keep_doc_hash: str | None = None) -> None:
+        """Remove a document's chunks; with `keep_doc_hash`, remove only chunks of other versions."""
+        ...
+
+    def delete_collection(self, tenant: str, collection: str) -> None: ...
+
+    def hybrid_search(
+        self,
+        dense: Sequence[float],
+        sparse: SparseVector,
+        flt: Filter,
+        limit: int,
+        prefetch_limit: int,
+        rrf_k: int = 60,
+    ) -> list[ScoredChunk]: ...
+
+    def dense_search(self, dense: Sequence[float], flt: Filter, limit: int) -> list[ScoredChunk]: ...
+
+    def sparse_search(self, sparse: SparseVector, flt: Filter, limit: int) -> list[ScoredChunk]: ...
+
+    def list_chunks(self, flt: Filter, limit: int = 1000, offset: int = 0) -> list[Chunk]: ...
+
+    def count(self, flt: Filter) -> int: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class Generator(Protocol):
+    """Writes an answer from numbered passages, citing them as [n]. LLM backends implement the same port."""
+
+    name: str
+
+    def warm_up(self) -> None: ...
+
+    def generate(self, question: str, passages: Sequence[Passage]) -> Generation: ...
+
+
+@runtime_checkable
+class MetadataStore(Protocol):
+    """Collections, documents and jobs (SQL). Implemented once with SQLAlchemy for SQLite and PostgreSQL."""
+
+    def create_collection(self, tenant: str, name: str, template: str, description: str = "") -> dict[str, Any]: ...
+
+    def get_collection(self, tenant: str, name: str) -> dict[str, Any]: ...
+
+    def list_collections(self, tenant: str) -> list[dict[str, Any]]: ...
+
+    def delete_collection(self, tenant: str, name: str) -> None: ...
+
+    def upsert_document(self, doc: Document) -> Document: ...
+
+    def get_document(self, tenant: str, document_id: str) -> Document: ...
+
+    def find_document(self, tenant: str, document_id: str) -> Document | None: ...
+
+    def list_documents(self, tenant: str, collection: str, limit: int = 100, offset: int = 0) -> list[Document]: ...
+
+    def delete_document(self, tenant: str, document_id: str) -> None: ...
+
+    def create_job(self, job: dict[str, Any]) -> dict[str, Any]: ...
+
+    def update_job(self, job_id: str, **fields: Any) -> dict[str, Any]: ...
+
+    def get_job(self, tenant: str, job_id: str) -> dict[str, Any]: ...
+
+    def list_jobs(self, statuses: Sequence[str]) -> list[dict[str, Any]]: ...

@@ -1,0 +1,92 @@
+"""One Settings class. Environment variables use the GROUNDED_ prefix; nested groups use `__`
+(e.g. GROUNDED_INGEST__CHUNK_SIZE=800)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class IngestSettings(BaseModel):
+    chunk_size: int = Field(800, ge=100, le=8000, description="target chunk size in characters")
+    chunk_overlap: int = Field(120, ge=0, le=2000, description="overlap between chunks in characters")
+    max_file_bytes: int = Field(50 * 1024 * 1024, ge=1, description="uploads above this size are rejected (413)")
+    max_files_per_upload: int = Field(1000, ge=1)
+    embed_batch_size: int = Field(32, ge=1, le=1024)
+    parse_timeout_s: float = Field(300.0, gt=0, description="per-file parse time limit")
+    default_template: str = "general"
+
+
+class RetrievalSettings(BaseModel):
+    top_k: int = Field(5, ge=1, le=100)
+    max_top_k: int = Field(100, ge=1, le=1000)
+    prefetch_multiplier: int = Field(4, ge=1, le=50, description="each leg fetches top_k × this (min 50)")
+    rrf_k: int = Field(60, ge=1)
+    relevance_floor: float = Field(0.25, ge=-1, le=1, description="chunks whose dense cosine is below are dropped")
+    bm25_avg_len: float = Field(120.0, gt=0, description="average chunk length in tokens, for BM25 length norm")
+
+
+class AnswerSettings(BaseModel):
+    generator: str = Field("extractive", description="extractive (default); LLM backends come later")
+    evidence_floor: float = Field(0.40, ge=-1, le=1, description="refuse when the best dense cosine is below this")
+    max_sentences: int = Field(3, ge=1, le=20)
+    sentence_floor: float = Field(0.30, ge=-1, le=1)
+    passages: int = Field(5, ge=1, le=50)
+
+
+class ModelSettings(BaseModel):
+    embedder: str = Field("minilm", description="minilm (packaged all-MiniLM-L6-v2) or hash (tests only)")
+    torch_threads: int = Field(0, ge=0, description="0 = number of cores")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GROUNDED_", env_nested_delimiter="__", extra="ignore")
+
+    env: str = Field("development", description="development | production")
+    data_dir: Path = Field(Path("./data"), description="root for the vector index, the SQLite DB and originals")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default sqlite:///<data_dir>/grounded.db")
+    qdrant_url: str | None = Field(None, description="Qdrant server URL; unset = embedded qdrant-edge")
+    qdrant_api_key: SecretStr | None = None
+    qdrant_collection: str = "grounded_chunks"
+    default_tenant: str = "default"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    job_workers: int = Field(1, ge=1, le=16, description="in-process ingestion worker threads")
+
+    ingest: IngestSettings = IngestSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()
+    answer: AnswerSettings = AnswerSettings()
+    models: ModelSettings = ModelSettings()
+
+    @field_validator("env")
+    @classmethod
+    def _env(cls, v: str) -> str:
+        if v not in {"development", "production", "test"}:
+            raise ValueError("env must be one of: development, production, test")
+        return v
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            url = self.database_url
+            # Plain postgresql:// means psycopg 3 here (the driver we install), not psycopg2.
+            if url.startswith("postgresql://"):
+                url = "postgresql+psycopg://" + url[len("postgresql://") :]
+            return url
+        return f"sqlite:///{(self.data_dir / 'grounded.db').resolve()}"
+
+    @property
+    def originals_dir(self) -> Path:
+        return self.data_dir / "originals"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "qdrant"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
