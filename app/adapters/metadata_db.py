@@ -1,0 +1,427 @@
+"""Metadata store on SQLAlchemy 2: collections, documents and jobs in SQLite or PostgreSQL.
+
+The only module that imports SQLAlchemy. Every public call opens a short session and commits it, so the API
+thread and the job threads can share one store.
+
+Example:
+    store = SqlMetadataStore("sqlite:///data/grounded.db")
+    store.create_collection("acme", "handbook", template="general")
+    job = store.create_job({"id": "j1", "tenant": "acme", "collection": "handbook", "status": "queued",
+                            "files": [], "payload": {}})
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    delete,
+    event,
+    func,
+    select,
+)
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+from app.core.domain import Document
+from app.core.errors import ConflictError, NotFoundError, StoreError
+
+JOB_KEYS = ("id", "tenant", "collection", "status", "stage", "files", "counts", "payload", "error")
+JOB_TIMES = ("created_at", "updated_at", "started_at", "finished_at")
+JOB_REQUIRED = frozenset({"id", "tenant", "collection", "status", "files", "payload"})
+JOB_UPDATABLE = frozenset({"status", "stage", "files", "counts", "payload", "error", "started_at", "finished_at"})
+_DOC_FIELDS = ("collection", "external_id", "filename", "file_type", "content_hash", "status", "title", "size_bytes")
+_DOC_FIELDS += ("chunk_count", "template", "error")
+_SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class CollectionRow(Base):
+    __tablename__ = "collections"
+    __table_args__ = (UniqueConstraint("tenant", "name", name="uq_collections_tenant_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255))
+    template: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class DocumentRow(Base):
+    __tablename__ = "documents"
+    __table_args__ = (Index("ix_documents_tenant_collection", "tenant", "collection"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(255))
+    collection: Mapped[str] = mapped_column(String(255))
+    external_id: Mapped[str] = mapped_column(Text)
+    filename: Mapped[str] = mapped_column(Text)
+    file_type: Mapped[str] = mapped_column(String(32))
+    content_hash: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(Text, default="")
+    size_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    chunk_count: Mapped[int] = mapped_column(Integer, default=0)
+    template: Mapped[str] = mapped_column(String(64))
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON)  # `metadata` is reserved on declarative classes
+    acl_groups: Mapped[list[str]] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class JobRow(Base):
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_status", "status"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(255))
+    collection: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(32))
+    stage: Mapped[str] = mapped_column(String(32))
+    files: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _iso(value: datetime | None) -> str | None:
+    """ISO-8601 UTC string; SQLite hands datetimes back naive, and they were stored as UTC."""
+    if value is None:
+        return None
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
+
+
+def _parse_time(value: datetime | str | float | None) -> datetime | None:
+    """Accept a datetime, an ISO-8601 string or epoch seconds; naive values are taken as UTC."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, str):
+        dt = datetime.fromisoformat(value)
+    else:
+        return datetime.fromtimestamp(float(value), UTC)
+    return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def _collection(row: CollectionRow, document_count: int) -> dict[str, Any]:
+    return {
+        "name": row.name,
+        "tenant": row.tenant,
+        "template": row.template,
+        "description": row.description,
+        "created_at": _iso(row.created_at),
+        "document_count": int(document_count),
+    }
+
+
+def _document(row: DocumentRow) -> Document:
+    return Document(
+        id=row.id,
+        tenant=row.tenant,
+        **{f: getattr(row, f) for f in _DOC_FIELDS},
+        metadata=dict(row.meta or {}),
+        acl_groups=tuple(row.acl_groups or ()),
+        created_at=_iso(row.created_at) or "",
+        updated_at=_iso(row.updated_at) or "",
+    )
+
+
+def _job(row: JobRow) -> dict[str, Any]:
+    job: dict[str, Any] = {k: getattr(row, k) for k in JOB_KEYS}
+    job.update({k: _iso(getattr(row, k)) for k in JOB_TIMES})
+    return job
+
+
+def _on_sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
+    # Let SQLAlchemy, not pysqlite, emit BEGIN (see _on_sqlite_begin), then enable WAL and a busy wait.
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}")
+    cur.close()
+
+
+def _on_sqlite_begin(conn: Any) -> None:
+    # A deferred transaction that reads and then writes cannot wait for a lock in WAL mode (SQLITE_BUSY at once);
+    # taking the write lock up front makes concurrent writers queue on the busy timeout instead.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _make_engine(url: str) -> tuple[Engine, bool]:
+    """Build the engine; returns it and whether it is a single shared in-memory SQLite connection."""
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(parsed, pool_pre_ping=True), False
+    memory = parsed.database in (None, "", ":memory:")
+    kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False}}
+    if memory:
+        kwargs["poolclass"] = StaticPool  # one connection, or every session would see its own empty database
+    else:
+        Path(str(parsed.database)).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(parsed, **kwargs)
+    event.listen(engine, "connect", _on_sqlite_connect)
+    event.listen(engine, "begin", _on_sqlite_begin)
+    return engine, memory
+
+
+class SqlMetadataStore:
+    """`MetadataStore` on SQLAlchemy: SQLite (a file, WAL) or PostgreSQL (psycopg 3).
+
+    Args:
+        url: SQLAlchemy URL; plain `postgresql://` is read as `postgresql+psycopg://`.
+
+    Raises:
+        StoreError: the database cannot be opened or the schema cannot be created.
+    """
+
+    def __init__(self, url: str) -> None:
+        try:
+            self._engine, shared = _make_engine(url)
+        except (SQLAlchemyError, OSError, ValueError) as e:
+            raise StoreError(f"cannot open metadata store {url!r}: {e}") from e
+        self._sessions = sessionmaker(self._engine, expire_on_commit=False)
+        # An in-memory SQLite database is one shared connection: serialise its transactions in-process.
+        self._lock: contextlib.AbstractContextManager[Any] = threading.Lock() if shared else contextlib.nullcontext()
+        self.ensure_schema()
+
+    def ensure_schema(self) -> None:
+        """Create the tables and indexes that do not exist yet."""
+        try:
+            Base.metadata.create_all(self._engine)
+        except SQLAlchemyError as e:
+            raise StoreError(f"cannot create metadata schema: {e}") from e
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self._engine.dispose()
+
+    @contextlib.contextmanager
+    def _session(self, conflict: str | None = None) -> Iterator[Session]:
+        """One committed transaction; SQLAlchemy errors become StoreError (or ConflictError when `conflict`)."""
+        with self._lock:
+            try:
+                with self._sessions.begin() as s:
+                    yield s
+            except IntegrityError as e:
+                if conflict is None:
+                    raise StoreError(f"metadata store: {e}") from e
+                raise ConflictError(conflict) from e
+            except SQLAlchemyError as e:
+                raise StoreError(f"metadata store: {e}") from e
+
+    # -- collections -------------------------------------------------------------------------------------------
+
+    def create_collection(self, tenant: str, name: str, template: str, description: str = "") -> dict[str, Any]:
+        """Create a collection. Raises ConflictError when the tenant already has one of that name."""
+        with self._session(conflict=f"collection already exists: {name}") as s:
+            if self._find_collection(s, tenant, name) is not None:
+                raise ConflictError(f"collection already exists: {name}")
+            row = CollectionRow(tenant=tenant, name=name, template=template, description=description, created_at=_now())
+            s.add(row)
+            s.flush()
+            return _collection(row, 0)
+
+    def get_collection(self, tenant: str, name: str) -> dict[str, Any]:
+        """The collection with its document count. Raises NotFoundError("collection", name)."""
+        with self._session() as s:
+            row = self._require_collection(s, tenant, name)
+            return _collection(row, self._count_documents(s, tenant)[name])
+
+    def list_collections(self, tenant: str) -> list[dict[str, Any]]:
+        """The tenant's collections, by name."""
+        with self._session() as s:
+            rows = s.scalars(select(CollectionRow).where(CollectionRow.tenant == tenant).order_by(CollectionRow.name))
+            counts = self._count_documents(s, tenant)
+            return [_collection(r, counts[r.name]) for r in rows]
+
+    def delete_collection(self, tenant: str, name: str) -> None:
+        """Delete a collection and its document rows. Raises NotFoundError("collection", name)."""
+        with self._session() as s:
+            row = self._require_collection(s, tenant, name)
+            s.execute(delete(DocumentRow).where(DocumentRow.tenant == tenant, DocumentRow.collection == name))
+            s.delete(row)
+
+    @staticmethod
+    def _find_collection(s: Session, tenant: str, name: str) -> CollectionRow | None:
+        return s.scalars(select(CollectionRow).filter_by(tenant=tenant, name=name)).first()
+
+    def _require_collection(self, s: Session, tenant: str, name: str) -> CollectionRow:
+        row = self._find_collection(s, tenant, name)
+        if row is None:
+            raise NotFoundError("collection", name)
+        return row
+
+    @staticmethod
+    def _count_documents(s: Session, tenant: str) -> Counter[str]:
+        stmt = select(DocumentRow.collection, func.count()).where(DocumentRow.tenant == tenant)
+        return Counter(dict(s.execute(stmt.group_by(DocumentRow.collection)).tuples().all()))
+
+    # -- documents ---------------------------------------------------------------------------------------------
+
+    def upsert_document(self, doc: Document) -> Document:
+        """Insert or update a document by id; keeps the first created_at and sets updated_at.
+
+        Raises:
+            ConflictError: the id is taken by a document of another tenant.
+        """
+        now = _now()
+        with self._session(conflict=f"document already exists: {doc.id}") as s:
+            row = s.get(DocumentRow, doc.id)
+            if row is None:
+                row = DocumentRow(id=doc.id, tenant=doc.tenant, created_at=_parse_time(doc.created_at) or now)
+                s.add(row)
+            elif row.tenant != doc.tenant:
+                raise ConflictError(f"document id {doc.id} belongs to another tenant")
+            for f in _DOC_FIELDS:
+                setattr(row, f, getattr(doc, f))
+            row.meta = dict(doc.metadata)
+            row.acl_groups = list(doc.acl_groups)
+            row.updated_at = now
+            s.flush()
+            return replace(doc, created_at=_iso(row.created_at) or "", updated_at=_iso(now) or "")
+
+    def get_document(self, tenant: str, document_id: str) -> Document:
+        """The tenant's document. Raises NotFoundError("document", id), also for another tenant's document."""
+        doc = self.find_document(tenant, document_id)
+        if doc is None:
+            raise NotFoundError("document", document_id)
+        return doc
+
+    def find_document(self, tenant: str, document_id: str) -> Document | None:
+        """The tenant's document, or None."""
+        with self._session() as s:
+            row = s.get(DocumentRow, document_id)
+            return _document(row) if row is not None and row.tenant == tenant else None
+
+    def list_documents(self, tenant: str, collection: str, limit: int = 100, offset: int = 0) -> list[Document]:
+        """A page of a collection's documents, oldest first (ties by id)."""
+        stmt = (
+            select(DocumentRow)
+            .filter_by(tenant=tenant, collection=collection)
+            .order_by(DocumentRow.created_at, DocumentRow.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        with self._session() as s:
+            return [_document(r) for r in s.scalars(stmt)]
+
+    def delete_document(self, tenant: str, document_id: str) -> None:
+        """Delete the tenant's document. Raises NotFoundError("document", id)."""
+        with self._session() as s:
+            row = s.get(DocumentRow, document_id)
+            if row is None or row.tenant != tenant:
+                raise NotFoundError("document", document_id)
+            s.delete(row)
+
+    # -- jobs --------------------------------------------------------------------------------------------------
+
+    def create_job(self, job: dict[str, Any]) -> dict[str, Any]:
+        """Store a new job and return it with every key of JOB_KEYS and JOB_TIMES.
+
+        Args:
+            job: needs id, tenant, collection, status, files, payload; may set stage (default "queued"), counts,
+                error and the timestamps.
+
+        Raises:
+            ValueError: a required key is missing or a key is unknown.
+            ConflictError: a job with this id exists.
+        """
+        missing, unknown = JOB_REQUIRED - job.keys(), job.keys() - set(JOB_KEYS) - set(JOB_TIMES)
+        if missing or unknown:
+            valid = JOB_KEYS + JOB_TIMES
+            raise ValueError(f"job: missing {sorted(missing)}, unknown {sorted(unknown)}; valid: {valid}")
+        now = _now()
+        row = JobRow(
+            id=job["id"],
+            tenant=job["tenant"],
+            collection=job["collection"],
+            status=str(job["status"]),
+            stage=str(job.get("stage") or "queued"),
+            files=list(job["files"]),
+            counts=dict(job.get("counts") or {}),
+            payload=dict(job["payload"]),
+            error=job.get("error"),
+            created_at=_parse_time(job.get("created_at")) or now,
+            updated_at=now,
+            started_at=_parse_time(job.get("started_at")),
+            finished_at=_parse_time(job.get("finished_at")),
+        )
+        with self._session(conflict=f"job already exists: {job['id']}") as s:
+            s.add(row)
+            s.flush()
+            return _job(row)
+
+    def update_job(self, job_id: str, **fields: Any) -> dict[str, Any]:
+        """Set the given fields (see JOB_UPDATABLE) and updated_at; returns the stored job.
+
+        Raises:
+            ValueError: a field is not updatable.
+            NotFoundError: no job has this id.
+        """
+        unknown = fields.keys() - JOB_UPDATABLE
+        if unknown:
+            raise ValueError(f"update_job: unknown fields {sorted(unknown)}; valid: {sorted(JOB_UPDATABLE)}")
+        with self._session() as s:
+            row = s.get(JobRow, job_id, with_for_update=True)
+            if row is None:
+                raise NotFoundError("job", job_id)
+            for key, value in fields.items():
+                if key in ("started_at", "finished_at"):
+                    value = _parse_time(value)
+                elif key in ("status", "stage"):
+                    value = str(value)
+                setattr(row, key, value)
+            row.updated_at = _now()
+            s.flush()
+            return _job(row)
+
+    def get_job(self, tenant: str, job_id: str) -> dict[str, Any]:
+        """The tenant's job. Raises NotFoundError("job", id), also for another tenant's job."""
+        with self._session() as s:
+            row = s.get(JobRow, job_id)
+            if row is None or row.tenant != tenant:
+                raise NotFoundError("job", job_id)
+            return _job(row)
+
+    def list_jobs(self, statuses: Sequence[str], tenant: str | None = None) -> list[dict[str, Any]]:
+        """Jobs whose status is in `statuses` (every tenant unless `tenant`), oldest first."""
+        if not statuses:
+            return []
+        stmt = select(JobRow).where(JobRow.status.in_([str(x) for x in statuses]))
+        if tenant is not None:
+            stmt = stmt.where(JobRow.tenant == tenant)
+        with self._session() as s:
+            return [_job(r) for r in s.scalars(stmt.order_by(JobRow.created_at, JobRow.id))]

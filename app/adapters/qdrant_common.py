@@ -1,0 +1,135 @@
+"""What both Qdrant adapters share: payload layout, point ↔ chunk mapping, and THE filter translation.
+
+qdrant-edge and qdrant-client expose parallel model classes with the same shape. `to_qdrant_filter` is the one
+function that turns our `Filter` into Qdrant's; each adapter passes the model classes of its library.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from app.core.domain import Chunk
+from app.core.filters import FieldCondition, Filter
+
+DENSE = "dense"
+SPARSE = "bm25"
+
+# Indexed payload fields and their index type. Keyword indexes make filtered search as fast as unfiltered.
+PAYLOAD_INDEXES: dict[str, str] = {
+    "tenant": "keyword",
+    "collection": "keyword",
+    "document_id": "keyword",
+    "external_id": "keyword",
+    "file_type": "keyword",
+    "template": "keyword",
+    "acl_groups": "keyword",
+    "doc_hash": "keyword",
+    "created_at": "float",
+    "page": "integer",
+}
+
+
+@dataclass(frozen=True)
+class QdrantModels:
+    """Constructors of one Qdrant library's filter models."""
+
+    filter: Callable[..., Any]
+    field_condition: Callable[..., Any]
+    match_value: Callable[[Any], Any]
+    match_any: Callable[[list[Any]], Any]
+    match_except: Callable[[list[Any]], Any]
+    range: Callable[..., Any]
+
+
+def to_qdrant_filter(flt: Filter, m: QdrantModels) -> Any:
+    """Translate our typed filter into the given library's Qdrant filter. The only place this mapping lives."""
+
+    def cond(c: FieldCondition | Filter) -> Any:
+        if isinstance(c, Filter):
+            return to_qdrant_filter(c, m)
+        if c.range is not None:
+            r = c.range
+            return m.field_condition(key=c.key, range=m.range(gt=r.gt, gte=r.gte, lt=r.lt, lte=r.lte))
+        assert c.match is not None
+        if c.match.any is not None:
+            return m.field_condition(key=c.key, match=m.match_any(list(c.match.any)))
+        if c.match.except_ is not None:
+            return m.field_condition(key=c.key, match=m.match_except(list(c.match.except_)))
+        return m.field_condition(key=c.key, match=m.match_value(c.match.value))
+
+    return m.filter(
+        must=[cond(c) for c in flt.must] or None,
+        should=[cond(c) for c in flt.should] or None,
+        must_not=[cond(c) for c in flt.must_not] or None,
+    )
+
+
+def chunk_to_payload(chunk: Chunk) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "tenant": chunk.tenant,
+        "collection": chunk.collection,
+        "document_id": chunk.document_id,
+        "external_id": chunk.external_id,
+        "text": chunk.text,
+        "position": chunk.position,
+        "start": chunk.start,
+        "end": chunk.end,
+        "content_hash": chunk.content_hash,
+        "doc_hash": chunk.doc_hash,
+        "template": chunk.template,
+        "title": chunk.title,
+        "section_path": list(chunk.section_path),
+        "section": " > ".join(chunk.section_path),
+        "file_type": chunk.file_type,
+        "acl_groups": list(chunk.acl_groups) or ["*"],
+        "meta": dict(chunk.metadata),
+    }
+    if chunk.page is not None:
+        payload["page"] = chunk.page
+    if chunk.created_at is not None:
+        payload["created_at"] = chunk.created_at
+    return payload
+
+
+def payload_to_chunk(point_id: Any, p: dict[str, Any]) -> Chunk:
+    acl = tuple(g for g in p.get("acl_groups", []) if g != "*")
+    return Chunk(
+        id=str(point_id),
+        document_id=p["document_id"],
+        tenant=p["tenant"],
+        collection=p["collection"],
+        external_id=p.get("external_id", ""),
+        text=p.get("text", ""),
+        position=int(p.get("position", 0)),
+        start=int(p.get("start", 0)),
+        end=int(p.get("end", 0)),
+        content_hash=p.get("content_hash", ""),
+        doc_hash=p.get("doc_hash", ""),
+        template=p.get("template", "general"),
+        title=p.get("title", ""),
+        page=p.get("page"),
+        section_path=tuple(p.get("section_path", [])),
+        file_type=p.get("file_type", ""),
+        created_at=p.get("created_at"),
+        acl_groups=acl,
+        metadata=dict(p.get("meta", {})),
+    )
+
+
+def cosine(a: list[float] | tuple[float, ...], b: list[float] | tuple[float, ...]) -> float:
+    """Cosine of two vectors (stored vectors are normalised by Qdrant; the query may not be)."""
+    dot = sum(x * y for x, y in zip(a, b, strict=False))
+    na = sum(x * x for x in a) ** 0.5
+    nb = sum(y * y for y in b) ** 0.5
+    return dot / (na * nb) if na and nb else 0.0
+
+
+def document_filter(tenant: str, document_id: str, keep_doc_hash: str | None) -> Filter:
+    from app.core.filters import Match, eq
+
+    f = Filter(must=[eq("tenant", tenant), eq("document_id", document_id)])
+    if keep_doc_hash is not None:
+        f.must_not.append(FieldCondition(key="doc_hash", match=Match(value=keep_doc_hash)))
+    return f

@@ -1,0 +1,205 @@
+"""ChunkStore on qdrant-client: a Qdrant server (GROUNDED_QDRANT_URL), or its local mode in tests."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from qdrant_client import QdrantClient
+from qdrant_client import models as m
+
+from app.adapters.qdrant_common import (
+    DENSE,
+    PAYLOAD_INDEXES,
+    SPARSE,
+    QdrantModels,
+    chunk_to_payload,
+    cosine,
+    document_filter,
+    payload_to_chunk,
+    to_qdrant_filter,
+)
+from app.core.domain import Chunk, EncodedChunk, ScoredChunk, SparseVector
+from app.core.errors import StoreError
+from app.core.filters import Filter, eq
+
+log = logging.getLogger(__name__)
+
+CLIENT_MODELS = QdrantModels(
+    filter=m.Filter,
+    field_condition=m.FieldCondition,
+    match_value=lambda v: m.MatchValue(value=v),
+    match_any=lambda vs: m.MatchAny(any=vs),
+    match_except=lambda vs: m.MatchExcept(**{"except": vs}),
+    range=m.Range,
+)
+_INDEX_TYPES = {
+    "keyword": m.PayloadSchemaType.KEYWORD,
+    "float": m.PayloadSchemaType.FLOAT,
+    "integer": m.PayloadSchemaType.INTEGER,
+}
+
+
+class QdrantServerChunkStore:
+    """Chunks in one collection of a Qdrant server, same layout and behaviour as `EdgeChunkStore`.
+
+    Usage::
+
+        store = QdrantServerChunkStore(QdrantClient(url="http://qdrant:6333"), "grounded_chunks", dim=384)
+    """
+
+    def __init__(self, client: QdrantClient, collection: str, dim: int) -> None:
+        if dim <= 0:
+            raise ValueError("dim must be positive")
+        if not collection:
+            raise ValueError("collection name is required")
+        self.client = client
+        self.name = collection
+        self.dim = dim
+        self._ready = False
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_url(cls, url: str, collection: str, dim: int, api_key: str | None = None) -> QdrantServerChunkStore:
+        client = (
+            QdrantClient(location=url, api_key=api_key, timeout=30)
+            if url == ":memory:"
+            else QdrantClient(url=url, api_key=api_key, timeout=30)
+        )
+        return cls(client, collection, dim)
+
+    def ensure_ready(self) -> None:
+        with self._lock:
+            if self._ready:
+                return
+            try:
+                if not self.client.collection_exists(self.name):
+                    self.client.create_collection(
+                        self.name,
+                        vectors_config={DENSE: m.VectorParams(size=self.dim, distance=m.Distance.COSINE)},
+                        sparse_vectors_config={SPARSE: m.SparseVectorParams(modifier=m.Modifier.IDF)},
+                    )
+                    for field, kind in PAYLOAD_INDEXES.items():
+                        self.client.create_payload_index(self.name, field, _INDEX_TYPES[kind])
+            except Exception as e:
+                raise StoreError(f"cannot prepare Qdrant collection {self.name!r}: {e}") from e
+            self._ready = True
+
+    def _filter(self, flt: Filter) -> m.Filter:
+        return to_qdrant_filter(flt, CLIENT_MODELS)
+
+    def upsert(self, items: Sequence[EncodedChunk]) -> None:
+        if not items:
+            return
+        self.ensure_ready()
+        points = [
+            m.PointStruct(
+                id=it.chunk.id,
+                vector={
+                    DENSE: list(it.dense),
+                    SPARSE: m.SparseVector(indices=list(it.sparse.indices), values=list(it.sparse.values)),
+                },
+                payload=chunk_to_payload(it.chunk),
+            )
+            for it in items
+        ]
+        try:
+            self.client.upsert(self.name, points=points, wait=True)
+        except Exception as e:
+            raise StoreError(f"upsert failed: {e}") from e
+
+    def flush(self) -> None:
+        """The server persists on its own; nothing to do."""
+
+    def _delete(self, flt: Filter) -> None:
+        self.ensure_ready()
+        try:
+            self.client.delete(self.name, points_selector=m.FilterSelector(filter=self._filter(flt)), wait=True)
+        except Exception as e:
+            raise StoreError(f"delete failed: {e}") from e
+
+    def delete_document(self, tenant: str, document_id: str, keep_doc_hash: str | None = None) -> None:
+        self._delete(document_filter(tenant, document_id, keep_doc_hash))
+
+    def delete_collection(self, tenant: str, collection: str) -> None:
+        self._delete(Filter(must=[eq("tenant", tenant), eq("collection", collection)]))
+
+    def _scored(self, points: list[Any], dense: Sequence[float] | None, leg: str | None) -> list[ScoredChunk]:
+        out = []
+        for rank, p in enumerate(points, start=1):
+            vec = p.vector.get(DENSE) if isinstance(p.vector, dict) else None
+            dense_score = p.score if leg == "dense" else (cosine(dense, vec) if dense is not None and vec else None)
+            out.append(
+                ScoredChunk(
+                    chunk=payload_to_chunk(p.id, p.payload or {}),
+                    score=float(p.score),
+                    dense_score=dense_score,
+                    sparse_score=p.score if leg == "sparse" else None,
+                    rank=rank,
+                )
+            )
+        return out
+
+    def _query(self, **kwargs: Any) -> list[Any]:
+        self.ensure_ready()
+        try:
+            return self.client.query_points(self.name, with_payload=True, **kwargs).points
+        except Exception as e:
+            raise StoreError(f"query failed: {e}") from e
+
+    def hybrid_search(
+        self,
+        dense: Sequence[float],
+        sparse: SparseVector,
+        flt: Filter,
+        limit: int,
+        prefetch_limit: int,
+        rrf_k: int = 60,
+    ) -> list[ScoredChunk]:
+        f = self._filter(flt)
+        legs = [m.Prefetch(query=list(dense), using=DENSE, filter=f, limit=prefetch_limit)]
+        if sparse.indices:
+            sv = m.SparseVector(indices=list(sparse.indices), values=list(sparse.values))
+            legs.append(m.Prefetch(query=sv, using=SPARSE, filter=f, limit=prefetch_limit))
+        points = self._query(
+            prefetch=legs, query=m.RrfQuery(rrf=m.Rrf(k=rrf_k)), query_filter=f, limit=limit, with_vectors=[DENSE]
+        )
+        return self._scored(points, dense, None)
+
+    def dense_search(self, dense: Sequence[float], flt: Filter, limit: int) -> list[ScoredChunk]:
+        points = self._query(query=list(dense), using=DENSE, query_filter=self._filter(flt), limit=limit)
+        return self._scored(points, dense, "dense")
+
+    def sparse_search(self, sparse: SparseVector, flt: Filter, limit: int) -> list[ScoredChunk]:
+        if not sparse.indices:
+            return []
+        sv = m.SparseVector(indices=list(sparse.indices), values=list(sparse.values))
+        points = self._query(query=sv, using=SPARSE, query_filter=self._filter(flt), limit=limit)
+        return self._scored(points, None, "sparse")
+
+    def list_chunks(self, flt: Filter, limit: int = 1000, offset: int = 0) -> list[Chunk]:
+        self.ensure_ready()
+        f = self._filter(flt)
+        records: list[Any] = []
+        next_id: Any = None
+        while True:
+            page, next_id = self.client.scroll(
+                self.name, scroll_filter=f, limit=1000, offset=next_id, with_payload=True
+            )
+            records.extend(page)
+            if next_id is None or len(records) >= 100_000:
+                break
+        chunks = sorted(
+            (payload_to_chunk(r.id, r.payload or {}) for r in records),
+            key=lambda c: (c.collection, c.document_id, c.position),
+        )
+        return chunks[offset : offset + limit]
+
+    def count(self, flt: Filter) -> int:
+        self.ensure_ready()
+        return int(self.client.count(self.name, count_filter=self._filter(flt), exact=True).count)
+
+    def close(self) -> None:
+        self.client.close()

@@ -1,0 +1,187 @@
+"""Contract suite: every ChunkStore implementation must pass the same tests.
+
+qdrant-edge (embedded default) and qdrant-client (server API; its `:memory:` local mode stands in for the server,
+which cannot run on this machine).
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from app.adapters.edge_store import EdgeChunkStore
+from app.adapters.embedders import HashEmbedder
+from app.adapters.qdrant_store import QdrantServerChunkStore
+from app.adapters.sparse import Bm25Encoder
+from app.core.domain import Chunk, EncodedChunk, content_hash, stable_id
+from app.core.filters import Filter, scope_filter
+
+EMB = HashEmbedder(dim=64)
+SPARSE = Bm25Encoder()
+
+TEXTS = [
+    "The refund policy allows returns within 30 days of purchase.",
+    "Employees accrue 25 days of paid vacation per year.",
+    "The office is closed on public holidays and weekends.",
+    "Security badges must be worn at all times inside the building.",
+    "Expense reports are due by the fifth business day of each month.",
+    "Remote work requires manager approval and a secure VPN connection.",
+]
+
+
+def make_chunks(
+    tenant: str = "t1",
+    collection: str = "c1",
+    doc: str = "doc-a",
+    texts: list[str] = TEXTS,
+    doc_hash: str = "v1",
+    file_type: str = "txt",
+    acl: tuple[str, ...] = (),
+    meta: dict | None = None,
+) -> list[EncodedChunk]:
+    chunks = [
+        Chunk(
+            id=stable_id(tenant, doc, doc_hash, str(i)),
+            document_id=doc,
+            tenant=tenant,
+            collection=collection,
+            external_id=doc + ".txt",
+            text=t,
+            position=i,
+            start=i * 100,
+            end=i * 100 + len(t),
+            content_hash=content_hash(t),
+            doc_hash=doc_hash,
+            file_type=file_type,
+            page=1 + i // 3,
+            section_path=("Policies", f"Part {i}"),
+            created_at=1_700_000_000.0 + i * 86400,
+            acl_groups=acl,
+            metadata=meta or {"year": 2020 + i, "tags": ["hr"] if i % 2 else ["finance"]},
+        )
+        for i, t in enumerate(texts)
+    ]
+    dense = EMB.embed_batch([c.text for c in chunks])
+    sparse = SPARSE.encode_documents([c.text for c in chunks])
+    return [EncodedChunk(c, tuple(d), s) for c, d, s in zip(chunks, dense, sparse, strict=True)]
+
+
+@pytest.fixture(params=["edge", "client"])
+def store(request: pytest.FixtureRequest, tmp_path) -> Iterator:
+    if request.param == "edge":
+        s = EdgeChunkStore(tmp_path / "edge", dim=EMB.dim)
+    else:
+        s = QdrantServerChunkStore.from_url(":memory:", f"test_{uuid.uuid4().hex[:8]}", dim=EMB.dim)
+    s.ensure_ready()
+    yield s
+    s.close()
+
+
+def search(store, text: str, flt: Filter, limit: int = 5):
+    return store.hybrid_search(EMB.embed_query(text), SPARSE.encode_query(text), flt, limit, 50)
+
+
+class TestChunkStoreContract:
+    def test_upsert_and_hybrid_search_finds_the_matching_chunk(self, store) -> None:
+        store.upsert(make_chunks())
+        hits = search(store, "how many vacation days per year", scope_filter("t1", "c1", None, None))
+        assert hits and "vacation" in hits[0].chunk.text
+        assert hits[0].dense_score is not None and -1.0 <= hits[0].dense_score <= 1.0
+        c = hits[0].chunk
+        assert c.section_path == ("Policies", "Part 1") and c.page == 1 and c.metadata["year"] == 2021
+
+    def test_upsert_is_idempotent(self, store) -> None:
+        store.upsert(make_chunks())
+        store.upsert(make_chunks())
+        assert store.count(scope_filter("t1", "c1", None, None)) == len(TEXTS)
+
+    def test_tenant_and_collection_scope(self, store) -> None:
+        store.upsert(make_chunks(tenant="t1"))
+        store.upsert(make_chunks(tenant="t2", doc="doc-b"))
+        store.upsert(make_chunks(tenant="t1", collection="c2", doc="doc-c"))
+        for h in search(store, "refund policy", scope_filter("t2", "c1", None, None), 20):
+            assert h.chunk.tenant == "t2" and h.chunk.collection == "c1"
+        assert store.count(scope_filter("t1", None, None, None)) == 2 * len(TEXTS)
+
+    def test_acl_groups(self, store) -> None:
+        store.upsert(make_chunks(doc="public"))
+        store.upsert(make_chunks(doc="secret", acl=("hr",)))
+        seen = {h.chunk.document_id for h in search(store, "vacation", scope_filter("t1", "c1", ("sales",), None), 20)}
+        assert seen == {"public"}
+        seen = {h.chunk.document_id for h in search(store, "vacation", scope_filter("t1", "c1", ("hr",), None), 20)}
+        assert seen == {"public", "secret"}
+
+    def test_metadata_filters_inside_the_search(self, store) -> None:
+        store.upsert(make_chunks())
+        user = Filter.model_validate(
+            {"must": [{"key": "meta.year", "range": {"gte": 2023}}, {"key": "meta.tags", "match": {"any": ["hr"]}}]}
+        )
+        hits = search(store, "refund policy", scope_filter("t1", "c1", None, user), 20)
+        assert hits and all(h.chunk.metadata["year"] >= 2023 and "hr" in h.chunk.metadata["tags"] for h in hits)
+        dated = Filter.model_validate({"must": [{"key": "created_at", "range": {"lt": "2023-11-16"}}]})
+        assert {h.chunk.position for h in search(store, "policy", scope_filter("t1", "c1", None, dated), 20)} == {0, 1}
+        not_pdf = Filter.model_validate({"must_not": [{"key": "file_type", "match": {"value": "txt"}}]})
+        assert search(store, "policy", scope_filter("t1", "c1", None, not_pdf), 20) == []
+
+    def test_replace_document_version_and_delete(self, store) -> None:
+        store.upsert(make_chunks(doc_hash="v1"))
+        store.upsert(make_chunks(doc_hash="v2", texts=TEXTS[:2]))
+        store.delete_document("t1", "doc-a", keep_doc_hash="v2")
+        chunks = store.list_chunks(scope_filter("t1", "c1", None, None))
+        assert [c.position for c in chunks] == [0, 1] and {c.doc_hash for c in chunks} == {"v2"}
+        store.delete_document("t1", "doc-a")
+        assert store.count(scope_filter("t1", "c1", None, None)) == 0
+
+    def test_delete_collection_leaves_others(self, store) -> None:
+        store.upsert(make_chunks(collection="c1"))
+        store.upsert(make_chunks(collection="c2", doc="doc-b"))
+        store.delete_collection("t1", "c1")
+        assert store.count(scope_filter("t1", "c1", None, None)) == 0
+        assert store.count(scope_filter("t1", "c2", None, None)) == len(TEXTS)
+
+    def test_single_legs(self, store) -> None:
+        store.upsert(make_chunks())
+        flt = scope_filter("t1", "c1", None, None)
+        assert "vacation" in store.dense_search(EMB.embed_query("paid vacation days"), flt, 3)[0].chunk.text
+        assert "VPN" in store.sparse_search(SPARSE.encode_query("vpn connection"), flt, 3)[0].chunk.text
+        assert store.sparse_search(SPARSE.encode_query(""), flt, 3) == []
+
+    def test_list_chunks_pages_in_document_order(self, store) -> None:
+        store.upsert(make_chunks())
+        flt = scope_filter("t1", "c1", None, None)
+        assert [c.position for c in store.list_chunks(flt, limit=2, offset=2)] == [2, 3]
+
+    def test_random_filters_are_never_violated(self, store) -> None:
+        rng = random.Random(7)
+        for d in range(4):
+            store.upsert(make_chunks(doc=f"d{d}", file_type=rng.choice(["pdf", "txt", "md"]), doc_hash=f"h{d}"))
+        for _ in range(25):
+            year = rng.randint(2019, 2026)
+            ftype = rng.choice(["pdf", "txt", "md"])
+            user = Filter.model_validate(
+                {
+                    "must": [{"key": "meta.year", "range": {"lte": year}}],
+                    "must_not": [{"key": "file_type", "match": {"value": ftype}}],
+                }
+            )
+            for h in search(store, rng.choice(TEXTS), scope_filter("t1", "c1", None, user), 30):
+                assert h.chunk.metadata["year"] <= year and h.chunk.file_type != ftype
+
+
+def test_edge_store_persists_across_reopen(tmp_path) -> None:
+    s = EdgeChunkStore(tmp_path / "edge", dim=EMB.dim)
+    s.upsert(make_chunks())
+    s.close()
+    s2 = EdgeChunkStore(tmp_path / "edge", dim=EMB.dim)
+    assert s2.count(scope_filter("t1", "c1", None, None)) == len(TEXTS)
+    s2.close()
+
+
+def test_invalid_construction(tmp_path) -> None:
+    with pytest.raises(ValueError):
+        EdgeChunkStore(tmp_path, dim=0)
+    with pytest.raises(ValueError):
+        QdrantServerChunkStore.from_url(":memory:", "", dim=8)
