@@ -19,6 +19,7 @@ from app.adapters.qdrant_common import (
     cosine,
     document_filter,
     payload_to_chunk,
+    stale_filter,
     to_qdrant_filter,
 )
 from app.core.domain import Chunk, EncodedChunk, ScoredChunk, SparseVector
@@ -118,6 +119,13 @@ class EdgeChunkStore:
             self.shard.update(q.UpdateOperation.delete_points_by_filter(flt))
             self.shard.flush()
 
+    def delete_stale(self, tenant: str, versions: dict[str, str]) -> None:
+        if not versions:
+            return
+        flt = self._filter(stale_filter(tenant, versions))
+        with self._lock:
+            self.shard.update(q.UpdateOperation.delete_points_by_filter(flt))
+
     def delete_collection(self, tenant: str, collection: str) -> None:
         flt = self._filter(Filter(must=[eq("tenant", tenant), eq("collection", collection)]))
         with self._lock:
@@ -190,9 +198,7 @@ class EdgeChunkStore:
         records: list[Any] = []
         next_id: Any = None
         while True:
-            page, next_id = self.shard.scroll(
-                q.ScrollRequest(offset=next_id, limit=1000, filter=f, with_payload=True)
-            )
+            page, next_id = self.shard.scroll(q.ScrollRequest(offset=next_id, limit=1000, filter=f, with_payload=True))
             records.extend(page)
             if next_id is None or len(records) >= 100_000:
                 break

@@ -21,20 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    DateTime,
-    Index,
-    Integer,
-    String,
-    Text,
-    UniqueConstraint,
-    create_engine,
-    delete,
-    event,
-    func,
-    select,
-)
+from sqlalchemy import JSON, DateTime, Index, UniqueConstraint, create_engine, delete, event, func, select
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -47,102 +34,102 @@ JOB_KEYS = ("id", "tenant", "collection", "status", "stage", "files", "counts", 
 JOB_TIMES = ("created_at", "updated_at", "started_at", "finished_at")
 JOB_REQUIRED = frozenset({"id", "tenant", "collection", "status", "files", "payload"})
 JOB_UPDATABLE = frozenset({"status", "stage", "files", "counts", "payload", "error", "started_at", "finished_at"})
-_DOC_FIELDS = ("collection", "external_id", "filename", "file_type", "content_hash", "status", "title", "size_bytes")
-_DOC_FIELDS += ("chunk_count", "template", "error")
+# Document fields stored as plain columns under the same name (metadata, acl_groups and timestamps need converting).
+_DOC_FIELDS = (
+    "collection", "external_id", "filename", "file_type", "content_hash", "status", "title", "size_bytes",
+    "chunk_count", "template", "error",
+)  # fmt: skip
 _SQLITE_BUSY_TIMEOUT_MS = 30_000
+JSONDict = dict[str, Any]
+JSONList = list[Any]
 
 
 class Base(DeclarativeBase):
-    pass
+    # Unbounded String and the generic JSON type behave the same on SQLite and PostgreSQL.
+    type_annotation_map = {datetime: DateTime(timezone=True), JSONDict: JSON, JSONList: JSON}
 
 
 class CollectionRow(Base):
     __tablename__ = "collections"
     __table_args__ = (UniqueConstraint("tenant", "name", name="uq_collections_tenant_name"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    tenant: Mapped[str] = mapped_column(String(255))
-    name: Mapped[str] = mapped_column(String(255))
-    template: Mapped[str] = mapped_column(String(64))
-    description: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    tenant: Mapped[str]
+    name: Mapped[str]
+    template: Mapped[str]
+    description: Mapped[str]
+    created_at: Mapped[datetime]
 
 
 class DocumentRow(Base):
     __tablename__ = "documents"
     __table_args__ = (Index("ix_documents_tenant_collection", "tenant", "collection"),)
 
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    tenant: Mapped[str] = mapped_column(String(255))
-    collection: Mapped[str] = mapped_column(String(255))
-    external_id: Mapped[str] = mapped_column(Text)
-    filename: Mapped[str] = mapped_column(Text)
-    file_type: Mapped[str] = mapped_column(String(32))
-    content_hash: Mapped[str] = mapped_column(String(128))
-    status: Mapped[str] = mapped_column(String(32))
-    title: Mapped[str] = mapped_column(Text, default="")
-    size_bytes: Mapped[int] = mapped_column(Integer, default=0)
-    chunk_count: Mapped[int] = mapped_column(Integer, default=0)
-    template: Mapped[str] = mapped_column(String(64))
-    meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON)  # `metadata` is reserved on declarative classes
-    acl_groups: Mapped[list[str]] = mapped_column(JSON)
-    error: Mapped[str | None] = mapped_column(Text, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    id: Mapped[str] = mapped_column(primary_key=True)
+    tenant: Mapped[str]
+    collection: Mapped[str]
+    external_id: Mapped[str]
+    filename: Mapped[str]
+    file_type: Mapped[str]
+    content_hash: Mapped[str]
+    status: Mapped[str]
+    title: Mapped[str]
+    size_bytes: Mapped[int]
+    chunk_count: Mapped[int]
+    template: Mapped[str]
+    meta: Mapped[JSONDict] = mapped_column("metadata")  # `metadata` is reserved on declarative classes
+    acl_groups: Mapped[JSONList]
+    error: Mapped[str | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
 
 
 class JobRow(Base):
     __tablename__ = "jobs"
     __table_args__ = (Index("ix_jobs_status", "status"),)
 
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    tenant: Mapped[str] = mapped_column(String(255))
-    collection: Mapped[str] = mapped_column(String(255))
-    status: Mapped[str] = mapped_column(String(32))
-    stage: Mapped[str] = mapped_column(String(32))
-    files: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
-    counts: Mapped[dict[str, Any]] = mapped_column(JSON)
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    error: Mapped[str | None] = mapped_column(Text, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    id: Mapped[str] = mapped_column(primary_key=True)
+    tenant: Mapped[str]
+    collection: Mapped[str]
+    status: Mapped[str]
+    stage: Mapped[str]
+    files: Mapped[JSONList]
+    counts: Mapped[JSONDict]
+    payload: Mapped[JSONDict]
+    error: Mapped[str | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _iso(value: datetime | None) -> str | None:
-    """ISO-8601 UTC string; SQLite hands datetimes back naive, and they were stored as UTC."""
-    if value is None:
+def _utc(value: datetime | str | None) -> datetime | None:
+    """A datetime or ISO-8601 string as an aware UTC datetime; naive values (SQLite gives those back) are UTC."""
+    if not value:
         return None
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
-
-
-def _parse_time(value: datetime | str | float | None) -> datetime | None:
-    """Accept a datetime, an ISO-8601 string or epoch seconds; naive values are taken as UTC."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        dt = value
-    elif isinstance(value, str):
-        dt = datetime.fromisoformat(value)
-    else:
-        return datetime.fromtimestamp(float(value), UTC)
+    dt = datetime.fromisoformat(value) if isinstance(value, str) else value
     return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).astimezone(UTC)
 
 
+def _iso(value: datetime | None) -> str | None:
+    dt = _utc(value)
+    return dt.isoformat() if dt else None
+
+
+def _job_value(key: str, value: Any) -> Any:
+    """One job field as stored: timestamps as UTC datetimes, enums (JobStatus, Stage) as plain strings."""
+    if key in JOB_TIMES:
+        return _utc(value)
+    return str(value) if key in ("status", "stage") and value is not None else value
+
+
 def _collection(row: CollectionRow, document_count: int) -> dict[str, Any]:
-    return {
-        "name": row.name,
-        "tenant": row.tenant,
-        "template": row.template,
-        "description": row.description,
-        "created_at": _iso(row.created_at),
-        "document_count": int(document_count),
-    }
+    out = {k: getattr(row, k) for k in ("name", "tenant", "template", "description")}
+    return out | {"created_at": _iso(row.created_at), "document_count": document_count}
 
 
 def _document(row: DocumentRow) -> Document:
@@ -247,8 +234,6 @@ class SqlMetadataStore:
     def create_collection(self, tenant: str, name: str, template: str, description: str = "") -> dict[str, Any]:
         """Create a collection. Raises ConflictError when the tenant already has one of that name."""
         with self._session(conflict=f"collection already exists: {name}") as s:
-            if self._find_collection(s, tenant, name) is not None:
-                raise ConflictError(f"collection already exists: {name}")
             row = CollectionRow(tenant=tenant, name=name, template=template, description=description, created_at=_now())
             s.add(row)
             s.flush()
@@ -257,8 +242,8 @@ class SqlMetadataStore:
     def get_collection(self, tenant: str, name: str) -> dict[str, Any]:
         """The collection with its document count. Raises NotFoundError("collection", name)."""
         with self._session() as s:
-            row = self._require_collection(s, tenant, name)
-            return _collection(row, self._count_documents(s, tenant)[name])
+            row = self._collection_row(s, tenant, name)
+            return _collection(row, self._count_documents(s, tenant, name)[name])
 
     def list_collections(self, tenant: str) -> list[dict[str, Any]]:
         """The tenant's collections, by name."""
@@ -270,23 +255,23 @@ class SqlMetadataStore:
     def delete_collection(self, tenant: str, name: str) -> None:
         """Delete a collection and its document rows. Raises NotFoundError("collection", name)."""
         with self._session() as s:
-            row = self._require_collection(s, tenant, name)
+            row = self._collection_row(s, tenant, name)
             s.execute(delete(DocumentRow).where(DocumentRow.tenant == tenant, DocumentRow.collection == name))
             s.delete(row)
 
     @staticmethod
-    def _find_collection(s: Session, tenant: str, name: str) -> CollectionRow | None:
-        return s.scalars(select(CollectionRow).filter_by(tenant=tenant, name=name)).first()
-
-    def _require_collection(self, s: Session, tenant: str, name: str) -> CollectionRow:
-        row = self._find_collection(s, tenant, name)
+    def _collection_row(s: Session, tenant: str, name: str) -> CollectionRow:
+        row = s.scalars(select(CollectionRow).filter_by(tenant=tenant, name=name)).first()
         if row is None:
             raise NotFoundError("collection", name)
         return row
 
     @staticmethod
-    def _count_documents(s: Session, tenant: str) -> Counter[str]:
+    def _count_documents(s: Session, tenant: str, name: str | None = None) -> Counter[str]:
+        """Document rows per collection of the tenant (of one collection when `name`)."""
         stmt = select(DocumentRow.collection, func.count()).where(DocumentRow.tenant == tenant)
+        if name is not None:
+            stmt = stmt.where(DocumentRow.collection == name)
         return Counter(dict(s.execute(stmt.group_by(DocumentRow.collection)).tuples().all()))
 
     # -- documents ---------------------------------------------------------------------------------------------
@@ -301,7 +286,7 @@ class SqlMetadataStore:
         with self._session(conflict=f"document already exists: {doc.id}") as s:
             row = s.get(DocumentRow, doc.id)
             if row is None:
-                row = DocumentRow(id=doc.id, tenant=doc.tenant, created_at=_parse_time(doc.created_at) or now)
+                row = DocumentRow(id=doc.id, tenant=doc.tenant, created_at=_utc(doc.created_at) or now)
                 s.add(row)
             elif row.tenant != doc.tenant:
                 raise ConflictError(f"document id {doc.id} belongs to another tenant")
@@ -364,21 +349,9 @@ class SqlMetadataStore:
             valid = JOB_KEYS + JOB_TIMES
             raise ValueError(f"job: missing {sorted(missing)}, unknown {sorted(unknown)}; valid: {valid}")
         now = _now()
-        row = JobRow(
-            id=job["id"],
-            tenant=job["tenant"],
-            collection=job["collection"],
-            status=str(job["status"]),
-            stage=str(job.get("stage") or "queued"),
-            files=list(job["files"]),
-            counts=dict(job.get("counts") or {}),
-            payload=dict(job["payload"]),
-            error=job.get("error"),
-            created_at=_parse_time(job.get("created_at")) or now,
-            updated_at=now,
-            started_at=_parse_time(job.get("started_at")),
-            finished_at=_parse_time(job.get("finished_at")),
-        )
+        values = {"stage": "queued", "counts": {}} | job | {"created_at": job.get("created_at") or now}
+        values["updated_at"] = now
+        row = JobRow(**{k: _job_value(k, values.get(k)) for k in JOB_KEYS + JOB_TIMES})
         with self._session(conflict=f"job already exists: {job['id']}") as s:
             s.add(row)
             s.flush()
@@ -399,11 +372,7 @@ class SqlMetadataStore:
             if row is None:
                 raise NotFoundError("job", job_id)
             for key, value in fields.items():
-                if key in ("started_at", "finished_at"):
-                    value = _parse_time(value)
-                elif key in ("status", "stage"):
-                    value = str(value)
-                setattr(row, key, value)
+                setattr(row, key, _job_value(key, value))
             row.updated_at = _now()
             s.flush()
             return _job(row)

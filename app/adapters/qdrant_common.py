@@ -133,3 +133,17 @@ def document_filter(tenant: str, document_id: str, keep_doc_hash: str | None) ->
     if keep_doc_hash is not None:
         f.must_not.append(FieldCondition(key="doc_hash", match=Match(value=keep_doc_hash)))
     return f
+
+
+def stale_filter(tenant: str, versions: dict[str, str]) -> Filter:
+    """Chunks of the given documents whose version is not the current one (one filter for a whole batch)."""
+    from app.core.filters import Match, eq
+
+    per_doc: list[FieldCondition | Filter] = [
+        Filter(
+            must=[eq("document_id", doc_id)],
+            must_not=[FieldCondition(key="doc_hash", match=Match(value=doc_hash))],
+        )
+        for doc_id, doc_hash in versions.items()
+    ]
+    return Filter(must=[eq("tenant", tenant)], should=per_doc)

@@ -19,6 +19,7 @@ from app.adapters.qdrant_common import (
     cosine,
     document_filter,
     payload_to_chunk,
+    stale_filter,
     to_qdrant_filter,
 )
 from app.core.domain import Chunk, EncodedChunk, ScoredChunk, SparseVector
@@ -122,6 +123,10 @@ class QdrantServerChunkStore:
 
     def delete_document(self, tenant: str, document_id: str, keep_doc_hash: str | None = None) -> None:
         self._delete(document_filter(tenant, document_id, keep_doc_hash))
+
+    def delete_stale(self, tenant: str, versions: dict[str, str]) -> None:
+        if versions:
+            self._delete(stale_filter(tenant, versions))
 
     def delete_collection(self, tenant: str, collection: str) -> None:
         self._delete(Filter(must=[eq("tenant", tenant), eq("collection", collection)]))

@@ -46,3 +46,12 @@ class StoreError(GroundedError):
 
 class ModelError(GroundedError):
     """A model could not be loaded or failed at run time."""
+
+
+class UploadRejectedError(GroundedError):
+    """Every file of an upload was rejected before a job could start; `rejections` say why, per file."""
+
+    def __init__(self, rejections: list[dict[str, str]], status_code: int = 422) -> None:
+        super().__init__("; ".join(f"{r['filename']}: {r['reason']}" for r in rejections))
+        self.rejections = rejections
+        self.status_code = status_code

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from typing import Any, Union
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -100,9 +100,9 @@ class FieldCondition(BaseModel):
 
 class Filter(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    must: list[Union[FieldCondition, Filter]] = Field(default_factory=list)
-    should: list[Union[FieldCondition, Filter]] = Field(default_factory=list)
-    must_not: list[Union[FieldCondition, Filter]] = Field(default_factory=list)
+    must: list[FieldCondition | Filter] = Field(default_factory=list)
+    should: list[FieldCondition | Filter] = Field(default_factory=list)
+    must_not: list[FieldCondition | Filter] = Field(default_factory=list)
 
     def is_empty(self) -> bool:
         return not (self.must or self.should or self.must_not)

@@ -5,7 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from app.core.domain import Chunk, Document, EncodedChunk, Generation, ParsedDocument, Passage, ScoredChunk, SparseVector
+from app.core.domain import (
+    Chunk,
+    Document,
+    EncodedChunk,
+    Generation,
+    ParsedDocument,
+    Passage,
+    ScoredChunk,
+    SparseVector,
+)
 from app.core.filters import Filter
 
 
@@ -53,6 +62,10 @@ class ChunkStore(Protocol):
         """Remove a document's chunks; with `keep_doc_hash`, remove only chunks of other versions."""
         ...
 
+    def delete_stale(self, tenant: str, versions: dict[str, str]) -> None:
+        """For each document id → current doc_hash, remove that document's chunks of any other version."""
+        ...
+
     def delete_collection(self, tenant: str, collection: str) -> None: ...
 
     def hybrid_search(
@@ -72,6 +85,10 @@ class ChunkStore(Protocol):
     def list_chunks(self, flt: Filter, limit: int = 1000, offset: int = 0) -> list[Chunk]: ...
 
     def count(self, flt: Filter) -> int: ...
+
+    def flush(self) -> None:
+        """Make writes durable (the embedded engine batches its flushes)."""
+        ...
 
     def close(self) -> None: ...
 

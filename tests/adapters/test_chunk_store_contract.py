@@ -185,3 +185,13 @@ def test_invalid_construction(tmp_path) -> None:
         EdgeChunkStore(tmp_path, dim=0)
     with pytest.raises(ValueError):
         QdrantServerChunkStore.from_url(":memory:", "", dim=8)
+
+
+def test_delete_stale_keeps_current_versions_only(store) -> None:
+    store.upsert(make_chunks(doc="a", doc_hash="a1"))
+    store.upsert(make_chunks(doc="a", doc_hash="a2", texts=TEXTS[:1]))
+    store.upsert(make_chunks(doc="b", doc_hash="b1", texts=TEXTS[:2]))
+    store.upsert(make_chunks(doc="c", doc_hash="c1", texts=TEXTS[:3]))
+    store.delete_stale("t1", {"a": "a2", "b": "b1"})
+    got = {(c.document_id, c.doc_hash) for c in store.list_chunks(scope_filter("t1", "c1", None, None))}
+    assert got == {("a", "a2"), ("b", "b1"), ("c", "c1")}

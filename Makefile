@@ -1,0 +1,47 @@
+# grounded — developer entry points. `make run` and `make test` are the README's first two commands.
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run serve test test-fast lint fix bench clean
+
+install: $(STAMP)
+
+# torch is installed first and pinned: an unpinned torch pulls a multi-GB CUDA build.
+# unstructured-inference goes in with --no-deps: its own requirements drag in a torchvision that breaks torch 2.13.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip wheel
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --no-deps 'unstructured-inference==1.6.14'
+	touch $(STAMP)
+
+run: install
+	$(BIN)/grounded serve --demo
+
+serve: install
+	$(BIN)/grounded serve
+
+test: install
+	$(BIN)/python -m pytest -q
+
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow"
+
+lint: install
+	$(BIN)/ruff check app ingest retrievers eval tests benchmarks
+	$(BIN)/ruff format --check app ingest retrievers eval tests benchmarks
+
+fix: install
+	$(BIN)/ruff check --fix app ingest retrievers eval tests benchmarks
+	$(BIN)/ruff format app ingest retrievers eval tests benchmarks
+
+bench: install
+	$(BIN)/python benchmarks/ingest_scifact.py
+	$(BIN)/python benchmarks/retrieval_scifact.py
+	$(BIN)/python benchmarks/retrieve_latency.py
+
+clean:
+	rm -rf $(VENV) data bench-out .pytest_cache

@@ -1,0 +1,57 @@
+"""Citations: parsed with one regex; only passages that are really cited become citations."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from app.core.domain import Citation, Passage
+
+CITATION = re.compile(r"\[(\d{1,3})\]")
+
+
+def cited_numbers(text: str) -> list[int]:
+    """Passage numbers cited in `text`, in order of first appearance, without repeats."""
+    seen: list[int] = []
+    for m in CITATION.finditer(text):
+        n = int(m.group(1))
+        if n not in seen:
+            seen.append(n)
+    return seen
+
+
+def build_citations(text: str, passages: Sequence[Passage]) -> tuple[Citation, ...]:
+    """Citations for the numbers in `text` that name a real passage (an out-of-range [9] is ignored)."""
+    by_n = {p.n: p for p in passages}
+    out = []
+    for n in cited_numbers(text):
+        p = by_n.get(n)
+        if p is None:
+            continue
+        c = p.chunk.chunk
+        out.append(
+            Citation(
+                n=n,
+                chunk_id=c.id,
+                document_id=c.document_id,
+                external_id=c.external_id,
+                text=c.text,
+                page=c.page,
+                section_path=c.section_path,
+                start=c.start,
+                end=c.end,
+                score=p.chunk.dense_score if p.chunk.dense_score is not None else p.chunk.score,
+            )
+        )
+    return tuple(out)
+
+
+def sentences_with_citations(text: str) -> list[tuple[str, list[int]]]:
+    """Split an answer into sentences, each with the passage numbers it cites."""
+    from app.core.text import sentence_spans
+
+    out = []
+    for s, e in sentence_spans(text):
+        sentence = text[s:e]
+        out.append((sentence, [int(m.group(1)) for m in CITATION.finditer(sentence)]))
+    return out

@@ -1,0 +1,70 @@
+"""create_app(): lifespan (warm-up, job runner), routers and the one exception handler for domain errors."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from app.api.routes import collections, documents, health, query
+from app.container import Services, build_services
+from app.core.errors import (
+    ConflictError,
+    GroundedError,
+    InvalidInputError,
+    ModelError,
+    NotFoundError,
+    StoreError,
+    UploadRejectedError,
+)
+from app.core.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+    """Build the app. Pass `services` to reuse already-built ones (tests, the demo command)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        svc = services or build_services(settings or get_settings())
+        svc.warm_up()
+        if not svc.runner._threads:
+            resumed = svc.runner.start()
+            if resumed:
+                log.info("resumed %d interrupted ingest job(s)", resumed)
+        app.state.services = svc
+        yield
+        if services is None:
+            svc.close()
+
+    app = FastAPI(
+        title="grounded",
+        version="0.1.0",
+        description="Knowledge-grounding service: cited answers from your documents, or an explicit refusal.",
+        lifespan=lifespan,
+    )
+    for r in (health.router, collections.router, documents.router, query.router):
+        app.include_router(r)
+    app.add_exception_handler(GroundedError, _domain_error)
+    return app
+
+
+def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+    """Map domain errors to HTTP in one place. Messages are plain text in JSON, never reflected as HTML."""
+    if isinstance(exc, NotFoundError):
+        return JSONResponse({"detail": str(exc), "kind": exc.kind}, status_code=404)
+    if isinstance(exc, ConflictError):
+        return JSONResponse({"detail": str(exc)}, status_code=409)
+    if isinstance(exc, InvalidInputError):
+        return JSONResponse({"detail": str(exc), "field": exc.field}, status_code=422)
+    if isinstance(exc, UploadRejectedError):
+        return JSONResponse({"detail": "no file could be accepted", "rejected": exc.rejections}, exc.status_code)
+    if isinstance(exc, StoreError | ModelError):
+        log.error("backend failure: %s", exc)
+        return JSONResponse({"detail": "a backend is unavailable, try again later"}, status_code=503)
+    log.error("unhandled domain error: %s", exc)
+    return JSONResponse({"detail": "internal error"}, status_code=500)

@@ -1,0 +1,85 @@
+"""Collections and uploads."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Query, UploadFile, status
+
+from app.api.deps import KbDep, TenantDep
+from app.api.schemas import CollectionIn, document_out
+from app.core.errors import InvalidInputError
+from app.knowledge import Upload
+
+router = APIRouter(prefix="/v1/collections", tags=["collections"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def create_collection(body: CollectionIn, kb: KbDep, tenant: TenantDep) -> dict[str, Any]:
+    return kb.create_collection(tenant, body.name, body.template, body.description)
+
+
+@router.get("")
+def list_collections(kb: KbDep, tenant: TenantDep) -> dict[str, Any]:
+    return {"collections": kb.list_collections(tenant)}
+
+
+@router.get("/{collection}")
+def get_collection(collection: str, kb: KbDep, tenant: TenantDep) -> dict[str, Any]:
+    return kb.get_collection(tenant, collection)
+
+
+@router.post("/{collection}/documents", status_code=status.HTTP_202_ACCEPTED)
+def upload_documents(
+    collection: str,
+    kb: KbDep,
+    tenant: TenantDep,
+    files: Annotated[list[UploadFile], File(description="one or more files")],
+    metadata: Annotated[str | None, Form(description="JSON object applied to every file")] = None,
+    acl_groups: Annotated[str | None, Form(description="comma-separated or JSON list of groups")] = None,
+    template: Annotated[str | None, Form(description="chunk template; default: the collection's")] = None,
+) -> dict[str, Any]:
+    meta = _json_object(metadata)
+    groups = _groups(acl_groups)
+    result = kb.upload(tenant, collection, [Upload(f.filename or "", f.file) for f in files], meta, groups, template)
+    return {"job_id": result.job_id, "document_ids": result.document_ids, "rejected": result.rejected}
+
+
+@router.get("/{collection}/documents")
+def list_documents(
+    collection: str,
+    kb: KbDep,
+    tenant: TenantDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    docs = kb.list_documents(tenant, collection, limit, offset)
+    return {"documents": [document_out(d) for d in docs], "limit": limit, "offset": offset}
+
+
+def _json_object(raw: str | None) -> dict[str, Any]:
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as e:
+        raise InvalidInputError(f"metadata is not valid JSON: {e.msg} at position {e.pos}", "metadata") from e
+    if not isinstance(value, dict):
+        raise InvalidInputError("metadata must be a JSON object", "metadata")
+    return value
+
+
+def _groups(raw: str | None) -> list[str]:
+    if not raw:
+        return []
+    raw = raw.strip()
+    if raw.startswith("["):
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError as e:
+            raise InvalidInputError("acl_groups is not a valid JSON list", "acl_groups") from e
+        if not isinstance(value, list) or not all(isinstance(g, str) for g in value):
+            raise InvalidInputError("acl_groups must be a list of strings", "acl_groups")
+        return value
+    return [g.strip() for g in raw.split(",") if g.strip()]

@@ -1,0 +1,22 @@
+"""Retrieval and grounded answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from app.api.deps import KbDep, TenantDep
+from app.api.schemas import AnswerIn, RetrieveIn, answer_out, retrieval_out
+
+router = APIRouter(prefix="/v1", tags=["query"])
+
+
+@router.post("/retrieve")
+def retrieve(body: RetrieveIn, kb: KbDep, tenant: TenantDep) -> dict[str, Any]:
+    return retrieval_out(kb.retrieve(tenant, body.collection, body.query, body.top_k, body.filters))
+
+
+@router.post("/answer")
+def answer(body: AnswerIn, kb: KbDep, tenant: TenantDep) -> dict[str, Any]:
+    return answer_out(kb.answer(tenant, body.collection, body.question, body.top_k, body.filters))

@@ -1,0 +1,129 @@
+"""HTTP request/response models and the mappers from domain types. The JSON shapes are a public contract."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from app.core.domain import Answer, Chunk, Citation, Document, Retrieval, ScoredChunk
+from app.core.filters import Filter
+
+
+class CollectionIn(BaseModel):
+    name: str = Field(..., description="letters, digits, '_', '-', '.'; 1-64 chars")
+    template: str = Field("general", description="default chunk template for the collection's documents")
+    description: str = ""
+
+
+class RetrieveIn(BaseModel):
+    query: str = Field(..., min_length=1, max_length=4000)
+    collection: str
+    top_k: int | None = Field(None, ge=1, le=1000)
+    filters: Filter | None = None
+
+
+class AnswerIn(BaseModel):
+    question: str = Field(..., min_length=1, max_length=4000)
+    collection: str
+    top_k: int | None = Field(None, ge=1, le=1000)
+    filters: Filter | None = None
+
+
+def span(start: int, end: int) -> dict[str, int]:
+    return {"start": start, "end": end}
+
+
+def document_out(d: Document) -> dict[str, Any]:
+    return {
+        "id": d.id,
+        "collection": d.collection,
+        "external_id": d.external_id,
+        "filename": d.filename,
+        "file_type": d.file_type,
+        "title": d.title,
+        "status": d.status,
+        "chunk_count": d.chunk_count,
+        "template": d.template,
+        "size_bytes": d.size_bytes,
+        "content_hash": d.content_hash,
+        "metadata": d.metadata,
+        "acl_groups": list(d.acl_groups),
+        "error": d.error,
+        "created_at": d.created_at,
+        "updated_at": d.updated_at,
+    }
+
+
+def chunk_out(c: Chunk) -> dict[str, Any]:
+    return {
+        "chunk_id": c.id,
+        "document_id": c.document_id,
+        "external_id": c.external_id,
+        "collection": c.collection,
+        "position": c.position,
+        "text": c.text,
+        "template": c.template,
+        "title": c.title,
+        "page": c.page,
+        "section_path": list(c.section_path),
+        "span": span(c.start, c.end),
+        "file_type": c.file_type,
+        "metadata": c.metadata,
+    }
+
+
+def scored_out(s: ScoredChunk) -> dict[str, Any]:
+    return {
+        **chunk_out(s.chunk),
+        "rank": s.rank,
+        "score": round(s.score, 6),
+        "scores": {"fused": round(s.score, 6), "dense": _r(s.dense_score), "sparse": _r(s.sparse_score)},
+    }
+
+
+def retrieval_out(r: Retrieval) -> dict[str, Any]:
+    return {
+        "query": r.query.text,
+        "collection": r.query.collection,
+        "top_k": r.query.top_k,
+        "chunks": [scored_out(c) for c in r.chunks],
+        "dropped_below_floor": r.dropped_below_floor,
+        "timings_ms": r.timings_ms,
+    }
+
+
+def citation_out(c: Citation) -> dict[str, Any]:
+    return {
+        "n": c.n,
+        "chunk_id": c.chunk_id,
+        "document_id": c.document_id,
+        "external_id": c.external_id,
+        "text": c.text,
+        "page": c.page,
+        "section_path": list(c.section_path),
+        "section": " > ".join(c.section_path) or None,
+        "span": span(c.start, c.end),
+        "score": round(c.score, 4),
+    }
+
+
+def answer_out(a: Answer) -> dict[str, Any]:
+    return {
+        "question": a.question,
+        "answer": a.answer,
+        "refused": a.refused,
+        "reason": a.reason,
+        "citations": [citation_out(c) for c in a.citations],
+        "support": a.support,
+        "model": a.model,
+        "timings_ms": a.timings_ms,
+    }
+
+
+def job_out(job: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in job.items() if k != "payload"}
+
+
+def _r(x: float | None) -> float | None:
+    return None if x is None else round(x, 6)

@@ -1,0 +1,253 @@
+"""The `grounded` command: the same services in-process, no server needed. Thin: parse, call, print."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from app.core.errors import GroundedError, InvalidInputError
+from app.core.filters import Filter
+
+DEMO_DIR = Path(__file__).parent / "demo"
+DEMO_COLLECTION = "demo"
+
+
+def _services() -> Any:
+    from app.container import build_services
+    from app.core.settings import get_settings
+
+    svc = build_services(get_settings())
+    svc.warm_up()
+    svc.runner.start()
+    return svc
+
+
+def _out(data: Any, as_json: bool, text: str) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2) if as_json else text)
+
+
+def _filter(raw: str | None) -> Filter | None:
+    if not raw:
+        return None
+    try:
+        return Filter.model_validate_json(raw)
+    except ValueError as e:
+        raise InvalidInputError(f"--filter is not a valid filter: {e}", "filters") from e
+
+
+def _collect(paths: list[str]) -> list[Path]:
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            files.extend(sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith(".")))
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise InvalidInputError(f"no such file or folder: {p}", "path")
+    return files
+
+
+def ingest_paths(svc: Any, collection: str, paths: list[str], meta: dict[str, Any], quiet: bool = False) -> dict:
+    """Upload files/folders into a collection (created if missing), wait for the job, return it."""
+    from app.core.errors import NotFoundError
+    from app.knowledge import Upload
+
+    tenant = svc.settings.default_tenant
+    try:
+        svc.kb.get_collection(tenant, collection)
+    except NotFoundError:
+        svc.kb.create_collection(tenant, collection)
+    files = _collect(paths)
+    handles = [open(f, "rb") for f in files]  # noqa: SIM115 - closed below
+    try:
+        result = svc.kb.upload(tenant, collection, [Upload(f.name, h) for f, h in zip(files, handles, strict=True)], meta)
+    finally:
+        for h in handles:
+            h.close()
+    last = ""
+    while True:
+        job = svc.kb.get_job(tenant, result.job_id)
+        if not quiet:
+            c = job.get("counts") or {}
+            done = sum(f["status"] in ("succeeded", "failed") for f in job["files"])
+            line = f"\r[{job['status']}] files {done}/{len(job['files'])}  chunks {c.get('chunks', 0)}  stage {job['stage']}"
+            if line != last:
+                print(line, end="", file=sys.stderr, flush=True)
+                last = line
+        if job["status"] in ("succeeded", "failed", "partial"):
+            break
+        time.sleep(0.3)
+    if not quiet:
+        print(file=sys.stderr)
+    return job
+
+
+def cmd_ingest(a: argparse.Namespace) -> int:
+    meta = {}
+    for kv in a.meta or []:
+        if "=" not in kv:
+            raise InvalidInputError(f"--meta expects key=value, got {kv!r}", "meta")
+        k, v = kv.split("=", 1)
+        meta[k] = v
+    svc = _services()
+    try:
+        job = ingest_paths(svc, a.collection, a.paths, meta, quiet=a.json)
+    finally:
+        svc.close()
+    if a.json:
+        _out({k: v for k, v in job.items() if k != "payload"}, True, "")
+    else:
+        c = job["counts"]
+        print(f"job {job['id']}: {job['status']} — {c.get('files_succeeded', 0)} file(s) ok, "
+              f"{c.get('files_failed', 0)} failed, {c.get('documents', 0)} document(s), {c.get('chunks', 0)} chunk(s)")
+        for f in job["files"]:
+            if f["status"] == "failed":
+                print(f"  FAILED {f['filename']}: [{f['code']}] {f['reason']}")
+    return 0 if job["status"] == "succeeded" else 1
+
+
+def cmd_retrieve(a: argparse.Namespace) -> int:
+    from app.api.schemas import retrieval_out
+
+    svc = _services()
+    try:
+        r = svc.kb.retrieve(svc.settings.default_tenant, a.collection, a.query, a.k, _filter(a.filter))
+    finally:
+        svc.close()
+    data = retrieval_out(r)
+    lines = [
+        f"{c['rank']:>2}. [{c['external_id']}{' p.' + str(c['page']) if c['page'] else ''}] "
+        f"dense={c['scores']['dense'] or 0:.3f}  {c['text'][:160].replace(chr(10), ' ')}"
+        for c in data["chunks"]
+    ]
+    _out(data, a.json, "\n".join(lines) or "(no passage above the relevance floor)")
+    return 0
+
+
+def cmd_ask(a: argparse.Namespace) -> int:
+    from app.api.schemas import answer_out
+
+    svc = _services()
+    try:
+        ans = svc.kb.answer(svc.settings.default_tenant, a.collection, a.question, a.k, _filter(a.filter))
+    finally:
+        svc.close()
+    data = answer_out(ans)
+    if ans.refused:
+        text = f"{ans.answer}\n(reason: {ans.reason})"
+    else:
+        refs = "\n".join(f"  [{c['n']}] {c['external_id']}" + (f", p.{c['page']}" if c["page"] else "")
+                         + (f", {c['section']}" if c["section"] else "") for c in data["citations"])
+        text = f"{ans.answer}\n\nSources:\n{refs}"
+    _out(data, a.json, text)
+    return 0
+
+
+def cmd_eval_retrieval(a: argparse.Namespace) -> int:
+    from eval.retrieval import evaluate, load_qrels, load_queries
+    from retrievers.hybrid import RetrievalMode
+
+    queries, qrels = load_queries(a.queries), load_qrels(a.qrels)
+    if a.limit:
+        queries = dict(list((q, t) for q, t in queries.items() if q in qrels)[: a.limit])
+    svc = _services()
+    tenant = svc.settings.default_tenant
+    svc.kb.get_collection(tenant, a.collection)
+    mode = RetrievalMode(a.mode)
+
+    def search(text: str) -> list[str]:
+        from app.core.domain import Query
+
+        r = svc.retriever.run(Query(text, a.collection, tenant, top_k=a.depth), mode=mode)
+        return [c.chunk.external_id for c in r.chunks]
+
+    def progress(i: int, n: int) -> None:
+        if not a.json and (i % 50 == 0 or i == n):
+            print(f"\r{i}/{n} queries", end="", file=sys.stderr, flush=True)
+
+    try:
+        metrics = evaluate(search, queries, qrels, progress)
+    finally:
+        svc.close()
+    if not a.json:
+        print(file=sys.stderr)
+    text = "\n".join(f"{k:<16}{v}" for k, v in metrics.items())
+    _out({**metrics, "mode": a.mode}, a.json, f"mode            {a.mode}\n{text}")
+    return 0
+
+
+def cmd_serve(a: argparse.Namespace) -> int:
+    import uvicorn
+
+    from app.api.main import create_app
+    from app.container import build_services
+    from app.core.settings import get_settings
+
+    settings = get_settings()
+    host, port = a.host or settings.host, a.port or settings.port
+    svc = build_services(settings)
+    svc.warm_up()
+    svc.runner.start()
+    if a.demo:
+        job = ingest_paths(svc, DEMO_COLLECTION, [str(DEMO_DIR)], {"source": "demo"})
+        print(f"demo collection '{DEMO_COLLECTION}': {job['status']}, {job['counts'].get('chunks', 0)} chunks")
+    url = f"http://{host}:{port}"
+    print(f"grounded is serving on {url}  (OpenAPI docs: {url}/docs)")
+    print(f"""try:  curl -s {url}/v1/answer -H 'content-type: application/json' \\
+        -d '{{"question": "How many days of annual leave do employees get?", "collection": "{DEMO_COLLECTION}"}}'""")
+    uvicorn.run(create_app(settings, services=svc), host=host, port=port, log_level="info")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="grounded", description="Grounded answers from your documents.")
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("serve", help="run the HTTP API")
+    s.add_argument("--host")
+    s.add_argument("--port", type=int)
+    s.add_argument("--demo", action="store_true", help="ingest the bundled demo collection first")
+    s.set_defaults(func=cmd_serve)
+    s = sub.add_parser("ingest", help="ingest files, folders or .jsonl corpora and wait")
+    s.add_argument("paths", nargs="+")
+    s.add_argument("--collection", "-c", required=True)
+    s.add_argument("--meta", action="append", metavar="KEY=VALUE")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_ingest)
+    for name, arg, fn in (("retrieve", "query", cmd_retrieve), ("ask", "question", cmd_ask)):
+        s = sub.add_parser(name)
+        s.add_argument(arg)
+        s.add_argument("--collection", "-c", required=True)
+        s.add_argument("-k", type=int, default=None)
+        s.add_argument("--filter", help="filter JSON, e.g. '{\"must\":[{\"key\":\"file_type\",\"match\":{\"value\":\"pdf\"}}]}'")
+        s.add_argument("--json", action="store_true")
+        s.set_defaults(func=fn)
+    ev = sub.add_parser("eval", help="evaluation suites").add_subparsers(dest="suite", required=True)
+    s = ev.add_parser("retrieval", help="nDCG/recall/MRR on BEIR queries + qrels")
+    s.add_argument("--collection", "-c", required=True)
+    s.add_argument("--queries", required=True)
+    s.add_argument("--qrels", required=True)
+    s.add_argument("--mode", choices=["hybrid", "dense", "sparse"], default="hybrid")
+    s.add_argument("--depth", type=int, default=100, help="chunks retrieved per query")
+    s.add_argument("--limit", type=int, default=0, help="evaluate only the first N judged queries")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_eval_retrieval)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except GroundedError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

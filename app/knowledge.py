@@ -1,0 +1,244 @@
+"""KnowledgeBase: the operations the HTTP API and the CLI call. Thin over the stages; owns no stage order.
+
+Collections, uploads (store originals, pre-check, queue a job), documents, chunks, retrieval and answers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shutil
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from app.answer.service import AnswerService
+from app.core.domain import Answer, Chunk, Document, JobStatus, Query, Retrieval
+from app.core.errors import InvalidInputError, RejectedFileError, UploadRejectedError
+from app.core.filters import Filter, eq, scope_filter
+from app.core.ports import ChunkStore, MetadataStore
+from ingest.jobs import new_file_entry
+from ingest.pipeline import document_id_for
+from ingest.templates import get_template
+from retrievers.hybrid import HybridRetriever
+
+log = logging.getLogger(__name__)
+
+_SAFE = re.compile(r"[^\w.\-() \u4e00-\u9fff]+")
+_STATUS_FOR_CODE = {"too_large": 413, "unsupported_type": 415}
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One file of an upload: its name and a readable binary stream."""
+
+    filename: str
+    stream: BinaryIO
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    job_id: str
+    document_ids: list[str]
+    rejected: list[dict[str, str]]
+
+
+class KnowledgeBase:
+    """Usage::
+
+    kb = build_services(settings).kb
+    kb.create_collection("default", "handbook")
+    result = kb.upload("default", "handbook", [Upload("a.pdf", open("a.pdf", "rb"))])
+    """
+
+    def __init__(
+        self,
+        metadata: MetadataStore,
+        store: ChunkStore,
+        submit: Callable[[str, str], None],
+        retriever: HybridRetriever,
+        answers: AnswerService,
+        precheck: Callable[[str, bytes, int], None],
+        originals_dir: Path,
+        max_file_bytes: int,
+        max_top_k: int = 100,
+    ) -> None:
+        self.metadata, self.store, self.submit = metadata, store, submit
+        self.retriever, self.answers, self.precheck = retriever, answers, precheck
+        self.originals_dir = Path(originals_dir)
+        self.max_file_bytes = max_file_bytes
+        self.max_top_k = max_top_k
+
+    # -- collections -------------------------------------------------------------------------------------------
+    def create_collection(self, tenant: str, name: str, template: str = "general", description: str = "") -> dict:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_\-.]{0,63}", name or ""):
+            raise InvalidInputError("collection name: 1-64 chars of letters, digits, '_', '-', '.'", "name")
+        get_template(template)
+        return self.metadata.create_collection(tenant, name, template, description)
+
+    def list_collections(self, tenant: str) -> list[dict]:
+        return self.metadata.list_collections(tenant)
+
+    def get_collection(self, tenant: str, name: str) -> dict:
+        return self.metadata.get_collection(tenant, name)
+
+    # -- uploads -----------------------------------------------------------------------------------------------
+    def upload(
+        self,
+        tenant: str,
+        collection: str,
+        files: Iterable[Upload],
+        metadata: dict[str, Any] | None = None,
+        acl_groups: Iterable[str] = (),
+        template: str | None = None,
+    ) -> UploadResult:
+        """Store the originals, reject what cannot be ingested, queue one job for the rest."""
+        coll = self.metadata.get_collection(tenant, collection)
+        template = template or coll["template"]
+        get_template(template)
+        meta = _validate_metadata(metadata or {})
+        acl = tuple(sorted({str(g) for g in acl_groups if str(g).strip()}))
+        job_id = str(uuid.uuid4())
+        folder = self.originals_dir / tenant / collection / job_id
+        entries, specs, doc_ids, rejected = [], [], [], []
+        for i, up in enumerate(files):
+            name = _safe_name(up.filename)
+            dest = folder / f"{i:04d}_{name}"
+            try:
+                size, head = _save(up.stream, dest, self.max_file_bytes, name)
+                self.precheck(name, head, size)
+                ids = _document_ids(tenant, collection, name, dest)
+            except RejectedFileError as e:
+                dest.unlink(missing_ok=True)
+                rejected.append({"filename": name, "code": e.code, "reason": e.reason})
+                entries.append(new_file_entry(name, None, (e.code, e.reason)))
+                continue
+            doc_ids.extend(ids)
+            entries.append(new_file_entry(name, ids))
+            specs.append({"path": str(dest), "filename": name, "template": template, "metadata": meta, "acl_groups": acl})
+        if not entries:
+            raise InvalidInputError("no files in the upload (multipart field 'files')", "files")
+        if not specs:
+            shutil.rmtree(folder, ignore_errors=True)
+            codes = {r["code"] for r in rejected}
+            status = _STATUS_FOR_CODE.get(codes.pop(), 422) if len(codes) == 1 else 422
+            raise UploadRejectedError(rejected, status)
+        # Files rejected up front stay in the job as failed, so one record tells the whole story.
+        pending = [e for e in entries if e["status"] == "queued"]
+        payload_files = iter(specs)
+        ordered_specs = [next(payload_files) if e["status"] == "queued" else None for e in entries]
+        self.metadata.create_job(
+            {
+                "id": job_id,
+                "tenant": tenant,
+                "collection": collection,
+                "status": JobStatus.QUEUED.value,
+                "stage": "queued",
+                "files": entries,
+                "counts": {"files_total": len(entries), "files_pending": len(pending)},
+                "payload": {"files": [s or {"skip": True} for s in ordered_specs]},
+            }
+        )
+        self.submit(job_id, tenant)
+        return UploadResult(job_id, doc_ids, rejected)
+
+    def get_job(self, tenant: str, job_id: str) -> dict:
+        return self.metadata.get_job(tenant, job_id)
+
+    # -- documents ---------------------------------------------------------------------------------------------
+    def list_documents(self, tenant: str, collection: str, limit: int = 100, offset: int = 0) -> list[Document]:
+        self.metadata.get_collection(tenant, collection)
+        return self.metadata.list_documents(tenant, collection, limit, offset)
+
+    def get_document(self, tenant: str, document_id: str) -> Document:
+        return self.metadata.get_document(tenant, document_id)
+
+    def document_chunks(self, tenant: str, document_id: str, limit: int = 1000, offset: int = 0) -> list[Chunk]:
+        doc = self.metadata.get_document(tenant, document_id)
+        flt = Filter(must=[eq("tenant", tenant), eq("document_id", doc.id), eq("doc_hash", doc.content_hash)])
+        return self.store.list_chunks(flt, limit, offset)
+
+    def delete_document(self, tenant: str, document_id: str) -> None:
+        """Chunks first, then the record: a failure in between leaves a record to retry the delete from."""
+        doc = self.metadata.get_document(tenant, document_id)
+        self.store.delete_document(tenant, doc.id)
+        self.store.flush()
+        self.metadata.delete_document(tenant, doc.id)
+
+    def count_chunks(self, tenant: str, collection: str) -> int:
+        return self.store.count(scope_filter(tenant, collection, None, None))
+
+    # -- queries -----------------------------------------------------------------------------------------------
+    def _query(self, tenant: str, collection: str, text: str, top_k: int | None, filters: Filter | None) -> Query:
+        self.metadata.get_collection(tenant, collection)
+        k = top_k or 5
+        if not 1 <= k <= self.max_top_k:
+            raise InvalidInputError(f"top_k must be between 1 and {self.max_top_k}", "top_k")
+        return Query(text=text, collection=collection, tenant=tenant, top_k=k, filters=filters)
+
+    def retrieve(
+        self, tenant: str, collection: str, text: str, top_k: int | None = None, filters: Filter | None = None
+    ) -> Retrieval:
+        if not text.strip():
+            raise InvalidInputError("query must not be empty", "query")
+        return self.retriever.run(self._query(tenant, collection, text, top_k, filters))
+
+    def answer(
+        self, tenant: str, collection: str, question: str, top_k: int | None = None, filters: Filter | None = None
+    ) -> Answer:
+        return self.answers.answer(self._query(tenant, collection, question, top_k, filters))
+
+
+def _safe_name(filename: str | None) -> str:
+    base = Path((filename or "").replace("\\", "/")).name.strip()
+    base = _SAFE.sub("_", base)[:200].strip(". ")
+    return base or "unnamed"
+
+
+def _save(stream: BinaryIO, dest: Path, limit: int, name: str) -> tuple[int, bytes]:
+    """Copy the upload to disk, stopping as soon as it exceeds the size limit. Returns (size, first bytes)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    size, head = 0, b""
+    with open(dest, "wb") as out:
+        while block := stream.read(1 << 20):
+            if not head:
+                head = block[:8192]
+            size += len(block)
+            if size > limit:
+                out.close()
+                dest.unlink(missing_ok=True)
+                raise RejectedFileError(name, f"file is larger than the limit of {limit} bytes", "too_large")
+            out.write(block)
+    return size, head
+
+
+def _document_ids(tenant: str, collection: str, name: str, path: Path) -> list[str]:
+    """Ids the upload answers with; a `.jsonl` corpus holds one document per line (its `_id`)."""
+    if not name.lower().endswith(".jsonl"):
+        return [document_id_for(tenant, collection, name)]
+    ids = []
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if line.strip():
+                try:
+                    ids.append(document_id_for(tenant, collection, str(json.loads(line)["_id"])))
+                except (ValueError, KeyError, TypeError):
+                    continue  # the parser reports the malformed line with its number
+    return ids
+
+
+def _validate_metadata(meta: dict[str, Any]) -> dict[str, Any]:
+    if not isinstance(meta, dict):
+        raise InvalidInputError("metadata must be a JSON object", "metadata")
+    out = {}
+    for k, v in meta.items():
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_\-]{0,63}", str(k)):
+            raise InvalidInputError(f"metadata key {k!r} must be an identifier (letters, digits, _ and -)", "metadata")
+        if not (isinstance(v, str | int | float | bool) or (isinstance(v, list) and all(isinstance(x, str) for x in v))):
+            raise InvalidInputError(f"metadata value for {k!r} must be a string, number, bool or list of strings",
+                                    "metadata")
+        out[str(k)] = v
+    return out
