@@ -50,8 +50,14 @@ def sentences_with_citations(text: str) -> list[tuple[str, list[int]]]:
     """Split an answer into sentences, each with the passage numbers it cites."""
     from app.core.text import sentence_spans
 
-    out = []
+    out: list[tuple[str, list[int]]] = []
     for s, e in sentence_spans(text):
         sentence = text[s:e]
-        out.append((sentence, [int(m.group(1)) for m in CITATION.finditer(sentence)]))
+        nums = [int(m.group(1)) for m in CITATION.finditer(sentence)]
+        if out and not CITATION.sub("", sentence).strip(" .。"):
+            # A citation left dangling after the full stop ("... year. [1]") belongs to the sentence before it.
+            prev, prev_nums = out[-1]
+            out[-1] = (f"{prev} {sentence}", prev_nums + nums)
+            continue
+        out.append((sentence, nums))
     return out

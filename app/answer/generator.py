@@ -78,5 +78,14 @@ class ExtractiveGenerator:
             return Generation(text="", model=self.name, abstained=True)
         chosen = [c for c in cands if c.score >= max(self.sentence_floor, best - self.margin)][: self.max_sentences]
         chosen.sort(key=lambda c: (c.n, c.order))
-        text = " ".join(f"{c.text} [{c.n}]" for c in chosen)
+        text = " ".join(_cite(c.text, c.n) for c in chosen)
         return Generation(text=text, model=self.name)
+
+
+_END = ".!?。！？;；:："
+
+
+def _cite(sentence: str, n: int) -> str:
+    """Place the citation before the closing punctuation: `... per year [1].` (the quote itself is untouched)."""
+    body = sentence.rstrip(_END)
+    return f"{body} [{n}]{sentence[len(body):]}"
