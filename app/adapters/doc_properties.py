@@ -26,6 +26,7 @@ _NS = {
     "dcterms": "http://purl.org/dc/terms/",
 }
 _WS = re.compile(r"\s+")
+_ENCRYPTED_TYPES = {"application/pkcs7-mime", "application/x-pkcs7-mime", "multipart/encrypted"}
 
 
 def office_properties(path: str) -> dict[str, str]:
@@ -48,22 +49,24 @@ def office_properties(path: str) -> dict[str, str]:
     return {k: v for k, v in found.items() if v}
 
 
-def email_headers(path: str) -> dict[str, str]:
-    """``subject``, ``from``, ``to`` and ``created_at`` (the Date header) of an e-mail, when present."""
+def email_headers(data: bytes) -> tuple[dict[str, str], bool]:
+    """``subject``, ``from``, ``to`` and ``created_at`` (the Date header) of an e-mail when present, and whether
+    its body is encrypted (S/MIME ``application/pkcs7-mime`` or PGP ``multipart/encrypted``)."""
     try:
-        with open(path, "rb") as f:
-            # compat32 keeps raw header strings: the modern policy parses lazily and can raise on access.
-            msg = BytesParser(policy=policy.compat32).parse(f, headersonly=True)
+        # compat32 keeps raw header strings: the modern policy parses lazily and can raise on access.
+        msg = BytesParser(policy=policy.compat32).parsebytes(data, headersonly=True)
     except Exception as e:  # a malformed header block is no reason to drop the body
-        logger.debug("unreadable e-mail headers", extra={"path": path, "error": str(e)})
-        return {}
+        logger.debug("unreadable e-mail headers", extra={"error": str(e)})
+        return {}, False
     found = {
         "subject": _header(msg, "Subject"),
         "from": _header(msg, "From"),
         "to": _header(msg, "To"),
         "created_at": _email_date(_header(msg, "Date")),
     }
-    return {k: v for k, v in found.items() if v}
+    content_type = (msg.get_content_type() or "").lower()
+    encrypted = content_type in _ENCRYPTED_TYPES and "signed-data" not in str(msg.get("Content-Type", "")).lower()
+    return {k: v for k, v in found.items() if v}, encrypted
 
 
 def iso_date(value: str | None) -> str | None:

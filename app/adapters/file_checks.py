@@ -38,7 +38,11 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
 )
 # Top-level folder of the main part of each OOXML type.
 _OOXML_PART = {".docx": "word/", ".pptx": "ppt/", ".xlsx": "xl/"}
-_OOXML_NAME = {"word/": "a Word document (.docx)", "ppt/": "a PowerPoint deck (.pptx)", "xl/": "an Excel workbook (.xlsx)"}
+_OOXML_NAME = {
+    "word/": "a Word document (.docx)",
+    "ppt/": "a PowerPoint deck (.pptx)",
+    "xl/": "an Excel workbook (.xlsx)",
+}
 
 
 def extension(filename: str) -> str:

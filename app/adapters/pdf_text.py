@@ -7,6 +7,7 @@ Fast means pdfminer's layout analysis with default parameters, one block per tex
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import tempfile
@@ -54,7 +55,9 @@ def read_pdf(path: str, filename: str) -> PdfContent:
     except RejectedFileError:
         raise
     except Exception as e:
-        raise RejectedFileError(filename, f"damaged PDF, the text layer could not be read: {_short(e)}", "corrupt") from e
+        raise RejectedFileError(
+            filename, f"damaged PDF, the text layer could not be read: {_short(e)}", "corrupt"
+        ) from e
     return PdfContent(blocks=tuple(blocks), **info)
 
 
@@ -64,7 +67,9 @@ def _read_info(path: str, filename: str) -> dict[str, Any]:
     try:
         reader = PdfReader(path)
         if reader.is_encrypted and not reader.decrypt(""):
-            raise RejectedFileError(filename, "PDF is password-protected: it cannot be opened without a password", "encrypted")
+            raise RejectedFileError(
+                filename, "PDF is password-protected: it cannot be opened without a password", "encrypted"
+            )
         page_count = len(reader.pages)
         meta = reader.metadata
     except RejectedFileError:
@@ -111,23 +116,60 @@ def _text_blocks(path: str) -> list[tuple[int, str]]:
 
 
 def _extract(path: str) -> list[tuple[int, str]]:
-    from pdfminer.high_level import extract_pages
+    from pdfminer.converter import PDFPageAggregator
     from pdfminer.layout import LAParams, LTContainer
+    from pdfminer.pdfinterp import PDFResourceManager
+    from pdfminer.pdfpage import PDFPage
+    from pdfminer.psexceptions import PSSyntaxError
 
+    resources = PDFResourceManager()
+    device = PDFPageAggregator(resources, laparams=LAParams())
+    interpreter = _interpreter_class()(resources, device)
     out: list[tuple[int, str]] = []
-    for page_number, page in enumerate(extract_pages(path, laparams=LAParams()), start=1):
-        for obj in page:
-            if hasattr(obj, "get_text"):
-                snippets = [obj.get_text()]
-            elif isinstance(obj, LTContainer):  # e.g. a figure holding loose characters
-                snippets = _PARAGRAPH.split(_container_text(obj))
-            else:
+    failures: list[tuple[int, Exception]] = []
+    with open(path, "rb") as fp:
+        for page_number, page in enumerate(PDFPage.get_pages(fp), start=1):
+            try:
+                interpreter.process_page(page)
+            except PSSyntaxError:
+                raise  # the whole file gets repaired
+            except Exception as e:  # one broken page should not cost the others
+                failures.append((page_number, e))
                 continue
-            for snippet in snippets:
-                text = _WS.sub(" ", snippet.translate(_LIGATURES)).strip()
-                if text:
-                    out.append((page_number, text))
+            for obj in device.get_result():
+                if hasattr(obj, "get_text"):
+                    snippets = [obj.get_text()]
+                elif isinstance(obj, LTContainer):  # e.g. a figure holding loose characters
+                    snippets = _PARAGRAPH.split(_container_text(obj))
+                else:
+                    continue
+                for snippet in snippets:
+                    text = _WS.sub(" ", snippet.translate(_LIGATURES)).strip()
+                    if text:
+                        out.append((page_number, text))
+    if failures:
+        if not out:
+            raise failures[0][1]
+        logger.warning("skipped unreadable PDF pages", extra={"path": path, "pages": [n for n, _ in failures]})
     return out
+
+
+@functools.cache
+def _interpreter_class() -> type:
+    from pdfminer.pdfinterp import PDFPageInterpreter
+
+    class _TextOnlyInterpreter(PDFPageInterpreter):
+        def init_resources(self, resources: Any) -> None:
+            try:
+                super().init_resources(resources)
+            except Exception:
+                # A malformed ICC colour space fails the whole page in pdfminer; colours do not matter for text.
+                # (unstructured drops colour spaces for every page by patching pdfminer globally.)
+                if not (isinstance(resources, dict) and "ColorSpace" in resources):
+                    raise
+                super().init_resources({k: v for k, v in resources.items() if k != "ColorSpace"})
+
+    return _TextOnlyInterpreter
 
 
 def _container_text(item: Any) -> str:

@@ -55,6 +55,18 @@ def decode_text(data: bytes, filename: str, *, html: bool = False, partial: bool
     return text
 
 
+def utf8_if_wide(data: bytes) -> bytes:
+    """UTF-16/32 bytes (by BOM or NUL pattern) re-encoded as UTF-8; other bytes unchanged.
+
+    For formats read as bytes by their parser, such as e-mail, which expects an ASCII-compatible encoding.
+    """
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return data if encoding == "utf-8-sig" else data.decode(encoding, "replace").encode("utf-8")
+    wide = _nul_pattern_encoding(data[:_SAMPLE])
+    return data.decode(wide, "replace").encode("utf-8") if wide else data
+
+
 def _decode(data: bytes, *, html: bool, partial: bool) -> str | None:
     errors = "ignore" if partial else "strict"  # a head may end inside a character
     for bom, encoding in _BOMS:
@@ -63,12 +75,11 @@ def _decode(data: bytes, *, html: bool, partial: bool) -> str | None:
     wide = _nul_pattern_encoding(data[:_SAMPLE])
     if wide:
         return _try(data, wide, errors)
-    if not partial or len(data) < 4:
-        text = _try(data, "utf-8", "strict")
-    else:
-        # Only the last 3 bytes may be a cut character; anything invalid before them is a real failure.
-        text = _try(data[:-3], "utf-8", "strict")
-        text = None if text is None else text + data[-3:].decode("utf-8", "ignore")
+    try:
+        # final=False leaves a character cut at the end of a head pending instead of failing on it.
+        text: str | None = codecs.getincrementaldecoder("utf-8")().decode(data, final=not partial)
+    except UnicodeDecodeError:
+        text = None
     if text is not None:
         return text
     if html:

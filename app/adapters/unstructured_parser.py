@@ -29,7 +29,7 @@ from app.adapters.file_checks import (
 )
 from app.adapters.jsonl_corpus import read_beir_jsonl
 from app.adapters.pdf_text import read_pdf
-from app.adapters.text_decoding import decode_text, detect_language
+from app.adapters.text_decoding import decode_text, detect_language, utf8_if_wide
 from app.core.domain import Element, ParsedDocument
 from app.core.errors import ModelError, RejectedFileError
 
@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 
 _SPACY_EXCLUDE = ["ner", "lemmatizer", "attribute_ruler"]  # what unstructured itself excludes
 _MAX_TITLE_CHARS = 200
+_WORD = re.compile(r"[^\W\d_]{3,}")
 _UNNAMED = re.compile(r"Unnamed: \d+")
 _setup_lock = threading.Lock()
 _setup_done = False
@@ -75,7 +76,7 @@ class UnstructuredParser:
         self.language_fallback = language_fallback
 
     def warm_up(self) -> None:
-        """Make unstructured work offline and load its spaCy model (about 1 s, once per process)."""
+        """Make unstructured work offline and load its spaCy model (a few seconds, once per process)."""
         from unstructured.nlp import tokenize
 
         _setup_offline()
@@ -111,10 +112,9 @@ class UnstructuredParser:
         _setup_offline()
         if ext in OOXML_EXTENSIONS:
             check_ooxml(path, filename, ext)
-        props: dict[str, Any] = {}
         try:
             raws, props = self._partition(path, filename, ext)
-        except RejectedFileError:
+        except (RejectedFileError, ModelError):  # ours: already precise, or a fault of the installation
             raise
         except Exception as e:
             short = str(e).strip().splitlines()[0][:200] if str(e).strip() else ""
@@ -122,7 +122,13 @@ class UnstructuredParser:
             raise RejectedFileError(filename, reason, code="corrupt") from e
         elements = _assemble(raws, reset_on_page=ext in {".pptx", ".xlsx"})
         if not elements:
-            raise RejectedFileError(filename, props.pop("_no_text", "parsed, but the file contains no text"), "no_text")
+            reason = "parsed, but the file contains no text"
+            if ext == ".pdf":
+                pages = props.get("page_count", 0)
+                reason = (
+                    f"PDF has no text layer on any of its {pages} page(s): scanned or image-only? OCR is not enabled"
+                )
+            raise RejectedFileError(filename, reason, code="no_text")
         return self._document(filename, ext, elements, props)
 
     def _partition(self, path: str, filename: str, ext: str) -> tuple[list[_Raw], dict[str, Any]]:
@@ -131,14 +137,22 @@ class UnstructuredParser:
         if ext in OOXML_EXTENSIONS:
             return _raws(_partition_office(path, ext)), office_properties(path)
         if ext == ".eml":
-            from unstructured.partition.email import partition_email
-
-            return _raws(partition_email(filename=path, process_attachments=False)), email_headers(path)
+            return self._email(path, filename)
         with open(path, "rb") as f:
             text = decode_text(f.read(), filename, html=ext in {".html", ".htm"})
         if not text.strip():
             raise RejectedFileError(filename, "file contains only whitespace", code="empty")
         return _raws(_partition_text(text, ext)), {}
+
+    def _email(self, path: str, filename: str) -> tuple[list[_Raw], dict[str, Any]]:
+        from unstructured.partition.email import partition_email
+
+        with open(path, "rb") as f:
+            data = utf8_if_wide(f.read())
+        headers, encrypted = email_headers(data)
+        if encrypted:
+            raise RejectedFileError(filename, "e-mail body is encrypted (S/MIME or PGP)", code="encrypted")
+        return _raws(partition_email(file=io.BytesIO(data), process_attachments=False)), headers
 
     def _pdf(self, path: str, filename: str) -> tuple[list[_Raw], dict[str, Any]]:
         from unstructured.partition.text import element_from_text
@@ -148,14 +162,13 @@ class UnstructuredParser:
         props = {"title": pdf.title, "author": pdf.author, "created_at": pdf.created_at, "modified_at": pdf.modified_at}
         props = {k: v for k, v in props.items() if v}
         props["page_count"] = pdf.page_count
-        props["_no_text"] = (
-            f"PDF has no text layer on any of its {pdf.page_count} page(s): scanned or image-only? OCR is not enabled"
-        )
         return raws, props
 
-    def _document(self, filename: str, ext: str, elements: tuple[Element, ...], props: dict[str, Any]) -> ParsedDocument:
-        props.pop("_no_text", None)
-        first_title = next((e.text for e in elements if e.kind == "title"), None)
+    def _document(
+        self, filename: str, ext: str, elements: tuple[Element, ...], props: dict[str, Any]
+    ) -> ParsedDocument:
+        # A word of 3+ letters: PDFs yield "titles" such as "n u J" (a rotated arXiv margin).
+        first_title = next((e.text for e in elements if e.kind == "title" and _WORD.search(e.text)), None)
         title = props.pop("title", None) or props.get("subject") or first_title or PurePath(filename).stem
         title = title[:_MAX_TITLE_CHARS]
         text = "\n\n".join(e.text for e in elements)
@@ -215,7 +228,10 @@ def _partition_text(text: str, ext: str) -> list[Any]:
     if ext == ".csv":
         from unstructured.partition.csv import partition_csv
 
-        return partition_csv(file=io.BytesIO(text.encode("utf-8")), include_header=True)
+        try:
+            return partition_csv(file=io.BytesIO(text.encode("utf-8")), include_header=True)
+        except Exception as e:  # pandas rejects ragged rows; the text is still worth indexing
+            logger.warning("CSV is not a table, parsed as plain text", extra={"error": str(e)[:200]})
     from unstructured.partition.text import partition_text
 
     return partition_text(text=text)

@@ -1,0 +1,71 @@
+"""`POST /v1/retrieve` latency over real HTTP on the SciFact collection: p50 / p95 (target p50 ≤ 30 ms).
+
+Starts `grounded serve` on a loopback port against the index from benchmarks/ingest_scifact.py, sends a bounded
+number of sequential requests (SciFact train queries), then stops the server.
+
+    .venv/bin/python benchmarks/retrieve_latency.py [--requests 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import httpx
+from common import OUT, REPO, SCIFACT, require
+
+from eval.retrieval import percentile
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--requests", type=int, default=300)
+    ap.add_argument("--port", type=int, default=18731)
+    ap.add_argument("--top-k", type=int, default=10)
+    args = ap.parse_args()
+    data_dir = require(OUT / "scifact")
+    queries = [json.loads(line)["text"] for line in open(require(SCIFACT / "queries_train.jsonl"))]
+    env = {**os.environ, "GROUNDED_DATA_DIR": str(data_dir)}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(args.port)], cwd=REPO, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{args.port}"
+    try:
+        with httpx.Client(base_url=url, timeout=30) as client:
+            for _ in range(120):
+                try:
+                    if client.get("/readyz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.5)
+            else:
+                sys.exit("server did not become ready")
+            body = lambda q: {"query": q, "collection": "scifact", "top_k": args.top_k}  # noqa: E731
+            for q in queries[:20]:  # warm-up
+                client.post("/v1/retrieve", json=body(q))
+            lat, server_search = [], []
+            for i in range(args.requests):
+                t = time.perf_counter()
+                r = client.post("/v1/retrieve", json=body(queries[i % len(queries)]))
+                lat.append((time.perf_counter() - t) * 1000)
+                r.raise_for_status()
+                server_search.append(r.json()["timings_ms"].get("search", 0.0))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    print(json.dumps({
+        "requests": len(lat), "top_k": args.top_k,
+        "http_p50_ms": round(percentile(lat, 50), 2), "http_p95_ms": round(percentile(lat, 95), 2),
+        "search_only_p50_ms": round(percentile(server_search, 50), 2),
+        "search_only_p95_ms": round(percentile(server_search, 95), 2),
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()
