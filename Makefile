@@ -9,13 +9,11 @@ STAMP := $(VENV)/.installed
 install: $(STAMP)
 
 # torch is installed first and pinned: an unpinned torch pulls a multi-GB CUDA build.
-# unstructured-inference goes in with --no-deps: its own requirements drag in a torchvision that breaks torch 2.13.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip wheel
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[dev]'
-	$(BIN)/pip install --quiet --no-deps 'unstructured-inference==1.6.14'
 	touch $(STAMP)
 
 run: install
