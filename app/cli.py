@@ -65,7 +65,9 @@ def ingest_paths(svc: Any, collection: str, paths: list[str], meta: dict[str, An
     files = _collect(paths)
     handles = [open(f, "rb") for f in files]  # noqa: SIM115 - closed below
     try:
-        result = svc.kb.upload(tenant, collection, [Upload(f.name, h) for f, h in zip(files, handles, strict=True)], meta)
+        result = svc.kb.upload(
+            tenant, collection, [Upload(f.name, h) for f, h in zip(files, handles, strict=True)], meta
+        )
     finally:
         for h in handles:
             h.close()
@@ -73,9 +75,7 @@ def ingest_paths(svc: Any, collection: str, paths: list[str], meta: dict[str, An
     while True:
         job = svc.kb.get_job(tenant, result.job_id)
         if not quiet:
-            c = job.get("counts") or {}
-            done = sum(f["status"] in ("succeeded", "failed") for f in job["files"])
-            line = f"\r[{job['status']}] files {done}/{len(job['files'])}  chunks {c.get('chunks', 0)}  stage {job['stage']}"
+            line = "\r" + _progress_line(job)
             if line != last:
                 print(line, end="", file=sys.stderr, flush=True)
                 last = line
@@ -85,6 +85,23 @@ def ingest_paths(svc: Any, collection: str, paths: list[str], meta: dict[str, An
     if not quiet:
         print(file=sys.stderr)
     return job
+
+
+def _progress_line(job: dict) -> str:
+    files = job["files"]
+    finished = sum(f["status"] in ("succeeded", "failed") for f in files)
+    total = sum(int(f.get("documents_total") or 1) for f in files)
+    done = sum(
+        int(f.get("documents_total") or 1)
+        if f["status"] in ("succeeded", "failed")
+        else int(f.get("documents_done") or 0)
+        for f in files
+    )
+    chunks = sum(int(f.get("chunks") or 0) for f in files)
+    width = 30
+    filled = int(width * done / total) if total else width
+    bar = "#" * filled + "-" * (width - filled)
+    return f"[{bar}] {done}/{total} docs  {finished}/{len(files)} files  {chunks} chunks  {job['stage']:<9}"
 
 
 def cmd_ingest(a: argparse.Namespace) -> int:
@@ -103,8 +120,10 @@ def cmd_ingest(a: argparse.Namespace) -> int:
         _out({k: v for k, v in job.items() if k != "payload"}, True, "")
     else:
         c = job["counts"]
-        print(f"job {job['id']}: {job['status']} — {c.get('files_succeeded', 0)} file(s) ok, "
-              f"{c.get('files_failed', 0)} failed, {c.get('documents', 0)} document(s), {c.get('chunks', 0)} chunk(s)")
+        print(
+            f"job {job['id']}: {job['status']} — {c.get('files_succeeded', 0)} file(s) ok, "
+            f"{c.get('files_failed', 0)} failed, {c.get('documents', 0)} document(s), {c.get('chunks', 0)} chunk(s)"
+        )
         for f in job["files"]:
             if f["status"] == "failed":
                 print(f"  FAILED {f['filename']}: [{f['code']}] {f['reason']}")
@@ -141,8 +160,12 @@ def cmd_ask(a: argparse.Namespace) -> int:
     if ans.refused:
         text = f"{ans.answer}\n(reason: {ans.reason})"
     else:
-        refs = "\n".join(f"  [{c['n']}] {c['external_id']}" + (f", p.{c['page']}" if c["page"] else "")
-                         + (f", {c['section']}" if c["section"] else "") for c in data["citations"])
+        refs = "\n".join(
+            f"  [{c['n']}] {c['external_id']}"
+            + (f", p.{c['page']}" if c["page"] else "")
+            + (f", {c['section']}" if c["section"] else "")
+            for c in data["citations"]
+        )
         text = f"{ans.answer}\n\nSources:\n{refs}"
     _out(data, a.json, text)
     return 0
@@ -223,7 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument(arg)
         s.add_argument("--collection", "-c", required=True)
         s.add_argument("-k", type=int, default=None)
-        s.add_argument("--filter", help="filter JSON, e.g. '{\"must\":[{\"key\":\"file_type\",\"match\":{\"value\":\"pdf\"}}]}'")
+        s.add_argument("--filter", help='filter JSON, e.g. \'{"must":[{"key":"file_type","match":{"value":"pdf"}}]}\'')
         s.add_argument("--json", action="store_true")
         s.set_defaults(func=fn)
     ev = sub.add_parser("eval", help="evaluation suites").add_subparsers(dest="suite", required=True)

@@ -118,7 +118,9 @@ class KnowledgeBase:
                 continue
             doc_ids.extend(ids)
             entries.append(new_file_entry(name, ids))
-            specs.append({"path": str(dest), "filename": name, "template": template, "metadata": meta, "acl_groups": acl})
+            specs.append(
+                {"path": str(dest), "filename": name, "template": template, "metadata": meta, "acl_groups": acl}
+            )
         if not entries:
             raise InvalidInputError("no files in the upload (multipart field 'files')", "files")
         if not specs:
@@ -237,8 +239,11 @@ def _validate_metadata(meta: dict[str, Any]) -> dict[str, Any]:
     for k, v in meta.items():
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_\-]{0,63}", str(k)):
             raise InvalidInputError(f"metadata key {k!r} must be an identifier (letters, digits, _ and -)", "metadata")
-        if not (isinstance(v, str | int | float | bool) or (isinstance(v, list) and all(isinstance(x, str) for x in v))):
-            raise InvalidInputError(f"metadata value for {k!r} must be a string, number, bool or list of strings",
-                                    "metadata")
+        if not (
+            isinstance(v, str | int | float | bool) or (isinstance(v, list) and all(isinstance(x, str) for x in v))
+        ):
+            raise InvalidInputError(
+                f"metadata value for {k!r} must be a string, number, bool or list of strings", "metadata"
+            )
         out[str(k)] = v
     return out

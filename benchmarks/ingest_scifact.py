@@ -34,7 +34,9 @@ def main() -> None:
     from app.container import build_services
     from app.core.filters import scope_filter
 
-    data_dir = OUT.joinpath(args.data_dir) if not args.data_dir.startswith("/") else __import__("pathlib").Path(args.data_dir)
+    data_dir = (
+        OUT.joinpath(args.data_dir) if not args.data_dir.startswith("/") else __import__("pathlib").Path(args.data_dir)
+    )
     shutil.rmtree(data_dir, ignore_errors=True)
     svc = build_services(scifact_settings(data_dir))
     svc.warm_up()

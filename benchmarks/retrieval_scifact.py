@@ -21,19 +21,32 @@ def main() -> None:
     rows = {}
     for mode in ("dense", "sparse", "hybrid"):
         cmd = [
-            sys.executable, "-m", "app.cli", "eval", "retrieval", "--collection", "scifact",
-            "--queries", str(require(SCIFACT / "queries_train.jsonl")),
-            "--qrels", str(require(SCIFACT / "qrels" / "train.tsv")), "--mode", mode, "--json",
+            sys.executable,
+            "-m",
+            "app.cli",
+            "eval",
+            "retrieval",
+            "--collection",
+            "scifact",
+            "--queries",
+            str(require(SCIFACT / "queries_train.jsonl")),
+            "--qrels",
+            str(require(SCIFACT / "qrels" / "train.tsv")),
+            "--mode",
+            mode,
+            "--json",
         ]
         out = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, check=True).stdout
         rows[mode] = json.loads(out)
         print(mode, json.dumps(rows[mode]), flush=True)
     print()
-    print(f"| mode | nDCG@10 | recall@10 | recall@100 | MRR@10 | p50 ms | p95 ms | queries |")
+    print("| mode | nDCG@10 | recall@10 | recall@100 | MRR@10 | p50 ms | p95 ms | queries |")
     print("|---|---|---|---|---|---|---|---|")
     for mode, r in rows.items():
-        print(f"| {mode} | {r['ndcg@10']} | {r['recall@10']} | {r['recall@100']} | {r['mrr@10']} | "
-              f"{r['latency_ms_p50']} | {r['latency_ms_p95']} | {r['queries']} |")
+        print(
+            f"| {mode} | {r['ndcg@10']} | {r['recall@10']} | {r['recall@100']} | {r['mrr@10']} | "
+            f"{r['latency_ms_p50']} | {r['latency_ms_p95']} | {r['queries']} |"
+        )
 
 
 if __name__ == "__main__":

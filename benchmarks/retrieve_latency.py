@@ -31,8 +31,11 @@ def main() -> None:
     queries = [json.loads(line)["text"] for line in open(require(SCIFACT / "queries_train.jsonl"))]
     env = {**os.environ, "GROUNDED_DATA_DIR": str(data_dir)}
     server = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(args.port)], cwd=REPO, env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(args.port)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{args.port}"
     try:
@@ -59,12 +62,19 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
-    print(json.dumps({
-        "requests": len(lat), "top_k": args.top_k,
-        "http_p50_ms": round(percentile(lat, 50), 2), "http_p95_ms": round(percentile(lat, 95), 2),
-        "search_only_p50_ms": round(percentile(server_search, 50), 2),
-        "search_only_p95_ms": round(percentile(server_search, 95), 2),
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "requests": len(lat),
+                "top_k": args.top_k,
+                "http_p50_ms": round(percentile(lat, 50), 2),
+                "http_p95_ms": round(percentile(lat, 95), 2),
+                "search_only_p50_ms": round(percentile(server_search, 50), 2),
+                "search_only_p95_ms": round(percentile(server_search, 95), 2),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -88,4 +88,4 @@ _END = ".!?。！？;；:："
 def _cite(sentence: str, n: int) -> str:
     """Place the citation before the closing punctuation: `... per year [1].` (the quote itself is untouched)."""
     body = sentence.rstrip(_END)
-    return f"{body} [{n}]{sentence[len(body):]}"
+    return f"{body} [{n}]{sentence[len(body) :]}"

@@ -83,9 +83,7 @@ class AnswerService:
         )
 
     def _refusal(self, question: str, reason: str, timings: dict[str, float], model: str = "") -> Answer:
-        return Answer(
-            question=question, answer=NOT_FOUND, refused=True, reason=reason, model=model, timings_ms=timings
-        )
+        return Answer(question=question, answer=NOT_FOUND, refused=True, reason=reason, model=model, timings_ms=timings)
 
 
 def _ms(t: float) -> float:
