@@ -21,7 +21,8 @@ class HybridRetriever:
 
     Each leg over-fetches `max(min_prefetch, top_k × prefetch_multiplier)` candidates; Qdrant fuses their ranks
     (dense cosine and BM25 scores are not comparable, ranks are). Chunks whose dense cosine is below
-    `relevance_floor` are dropped: a lexical-only hit with no semantic similarity is rarely evidence.
+    `relevance_floor` are dropped — a lexical-only hit with no semantic similarity is rarely evidence — except the
+    single best BM25 hit.
 
     Usage::
 
@@ -73,7 +74,11 @@ class HybridRetriever:
         floor_value = self.relevance_floor if floor is True else (None if floor is False else floor)
         kept = hits
         if floor_value is not None and mode != RetrievalMode.SPARSE:
-            kept = [h for h in hits if h.dense_score is None or h.dense_score >= floor_value]
+            # The BM25 leg's best hit survives the floor: an exact keyword match (a code, a name) is evidence even
+            # when the embedding misses it. It cannot lift the evidence gate, which reads dense scores only.
+            lexical = [h for h in hits if h.sparse_score]
+            champion = max(lexical, key=lambda h: h.sparse_score or 0.0).chunk.id if lexical else None
+            kept = [h for h in hits if h.dense_score is None or h.dense_score >= floor_value or h.chunk.id == champion]
         return Retrieval(query=query, chunks=tuple(kept), dropped_below_floor=len(hits) - len(kept), timings_ms=timings)
 
 

@@ -16,9 +16,9 @@ from app.adapters.qdrant_common import (
     SPARSE,
     QdrantModels,
     chunk_to_payload,
-    cosine,
     document_filter,
     payload_to_chunk,
+    scored_chunks,
     stale_filter,
     to_qdrant_filter,
 )
@@ -132,22 +132,6 @@ class EdgeChunkStore:
             self.shard.update(q.UpdateOperation.delete_points_by_filter(flt))
             self.shard.flush()
 
-    def _scored(self, points: list[Any], dense: Sequence[float] | None, leg: str | None) -> list[ScoredChunk]:
-        out = []
-        for rank, p in enumerate(points, start=1):
-            vec = p.vector.get(DENSE) if isinstance(p.vector, dict) else None
-            dense_score = p.score if leg == "dense" else (cosine(dense, vec) if dense is not None and vec else None)
-            out.append(
-                ScoredChunk(
-                    chunk=payload_to_chunk(p.id, p.payload or {}),
-                    score=float(p.score),
-                    dense_score=dense_score,
-                    sparse_score=p.score if leg == "sparse" else None,
-                    rank=rank,
-                )
-            )
-        return out
-
     def hybrid_search(
         self,
         dense: Sequence[float],
@@ -170,13 +154,22 @@ class EdgeChunkStore:
             with_payload=True,
             with_vector=[DENSE],
         )
-        return self._scored(self._query(req), dense, None)
+        points = self._query(req)
+        return scored_chunks(points, dense, None, self._sparse_scores(sparse, f, prefetch_limit) if points else None)
+
+    def _sparse_scores(self, sparse: SparseVector, f: Any, limit: int) -> dict[str, float]:
+        """BM25 scores of the sparse leg, so every fused hit reports its lexical score (0 = no term matched)."""
+        if not sparse.indices:
+            return {}
+        sv = q.SparseVector(list(sparse.indices), list(sparse.values))
+        req = q.QueryRequest(limit=limit, query=q.Query.Nearest(sv, using=SPARSE), filter=f, with_payload=False)
+        return {str(p.id): float(p.score) for p in self._query(req)}
 
     def dense_search(self, dense: Sequence[float], flt: Filter, limit: int) -> list[ScoredChunk]:
         req = q.QueryRequest(
             limit=limit, query=q.Query.Nearest(list(dense), using=DENSE), filter=self._filter(flt), with_payload=True
         )
-        return self._scored(self._query(req), dense, "dense")
+        return scored_chunks(self._query(req), dense, "dense")
 
     def sparse_search(self, sparse: SparseVector, flt: Filter, limit: int) -> list[ScoredChunk]:
         if not sparse.indices:
@@ -185,7 +178,7 @@ class EdgeChunkStore:
         req = q.QueryRequest(
             limit=limit, query=q.Query.Nearest(sv, using=SPARSE), filter=self._filter(flt), with_payload=True
         )
-        return self._scored(self._query(req), None, "sparse")
+        return scored_chunks(self._query(req), None, "sparse")
 
     def _query(self, req: Any) -> list[Any]:
         try:

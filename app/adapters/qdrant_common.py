@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from app.core.domain import Chunk
+from app.core.domain import Chunk, ScoredChunk
 from app.core.filters import FieldCondition, Filter
 
 DENSE = "dense"
@@ -147,3 +147,30 @@ def stale_filter(tenant: str, versions: dict[str, str]) -> Filter:
         for doc_id, doc_hash in versions.items()
     ]
     return Filter(must=[eq("tenant", tenant)], should=per_doc)
+
+
+def scored_chunks(
+    points: list[Any], dense: Any | None, leg: str | None, sparse_scores: dict[str, float] | None = None
+) -> list[ScoredChunk]:
+    """Qdrant points → ScoredChunks with per-leg scores: the dense cosine is computed from the returned vector
+    (fusion scores are ranks, not similarities); BM25 scores come from the sparse leg when it was run."""
+    out = []
+    for rank, p in enumerate(points, start=1):
+        vec = p.vector.get(DENSE) if isinstance(p.vector, dict) else None
+        dense_score = p.score if leg == "dense" else (cosine(dense, vec) if dense is not None and vec else None)
+        if leg == "sparse":
+            sparse_score: float | None = p.score
+        elif sparse_scores is not None:
+            sparse_score = sparse_scores.get(str(p.id), 0.0)
+        else:
+            sparse_score = None
+        out.append(
+            ScoredChunk(
+                chunk=payload_to_chunk(p.id, p.payload or {}),
+                score=float(p.score),
+                dense_score=dense_score,
+                sparse_score=sparse_score,
+                rank=rank,
+            )
+        )
+    return out

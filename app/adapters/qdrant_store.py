@@ -16,9 +16,9 @@ from app.adapters.qdrant_common import (
     SPARSE,
     QdrantModels,
     chunk_to_payload,
-    cosine,
     document_filter,
     payload_to_chunk,
+    scored_chunks,
     stale_filter,
     to_qdrant_filter,
 )
@@ -131,26 +131,11 @@ class QdrantServerChunkStore:
     def delete_collection(self, tenant: str, collection: str) -> None:
         self._delete(Filter(must=[eq("tenant", tenant), eq("collection", collection)]))
 
-    def _scored(self, points: list[Any], dense: Sequence[float] | None, leg: str | None) -> list[ScoredChunk]:
-        out = []
-        for rank, p in enumerate(points, start=1):
-            vec = p.vector.get(DENSE) if isinstance(p.vector, dict) else None
-            dense_score = p.score if leg == "dense" else (cosine(dense, vec) if dense is not None and vec else None)
-            out.append(
-                ScoredChunk(
-                    chunk=payload_to_chunk(p.id, p.payload or {}),
-                    score=float(p.score),
-                    dense_score=dense_score,
-                    sparse_score=p.score if leg == "sparse" else None,
-                    rank=rank,
-                )
-            )
-        return out
-
     def _query(self, **kwargs: Any) -> list[Any]:
         self.ensure_ready()
         try:
-            return self.client.query_points(self.name, with_payload=True, **kwargs).points
+            kwargs.setdefault("with_payload", True)
+            return self.client.query_points(self.name, **kwargs).points
         except Exception as e:
             raise StoreError(f"query failed: {e}") from e
 
@@ -171,18 +156,25 @@ class QdrantServerChunkStore:
         points = self._query(
             prefetch=legs, query=m.RrfQuery(rrf=m.Rrf(k=rrf_k)), query_filter=f, limit=limit, with_vectors=[DENSE]
         )
-        return self._scored(points, dense, None)
+        sparse_scores: dict[str, float] | None = None
+        if points:
+            sparse_scores = {}
+            if sparse.indices:
+                sv = m.SparseVector(indices=list(sparse.indices), values=list(sparse.values))
+                leg = self._query(query=sv, using=SPARSE, query_filter=f, limit=prefetch_limit, with_payload=False)
+                sparse_scores = {str(p.id): float(p.score) for p in leg}
+        return scored_chunks(points, dense, None, sparse_scores)
 
     def dense_search(self, dense: Sequence[float], flt: Filter, limit: int) -> list[ScoredChunk]:
         points = self._query(query=list(dense), using=DENSE, query_filter=self._filter(flt), limit=limit)
-        return self._scored(points, dense, "dense")
+        return scored_chunks(points, dense, "dense")
 
     def sparse_search(self, sparse: SparseVector, flt: Filter, limit: int) -> list[ScoredChunk]:
         if not sparse.indices:
             return []
         sv = m.SparseVector(indices=list(sparse.indices), values=list(sparse.values))
         points = self._query(query=sv, using=SPARSE, query_filter=self._filter(flt), limit=limit)
-        return self._scored(points, None, "sparse")
+        return scored_chunks(points, None, "sparse")
 
     def list_chunks(self, flt: Filter, limit: int = 1000, offset: int = 0) -> list[Chunk]:
         self.ensure_ready()

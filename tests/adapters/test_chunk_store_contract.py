@@ -90,6 +90,7 @@ class TestChunkStoreContract:
         hits = search(store, "how many vacation days per year", scope_filter("t1", "c1", None, None))
         assert hits and "vacation" in hits[0].chunk.text
         assert hits[0].dense_score is not None and -1.0 <= hits[0].dense_score <= 1.0
+        assert hits[0].sparse_score is not None and hits[0].sparse_score > 0  # BM25 matched "vacation"
         c = hits[0].chunk
         assert c.section_path == ("Policies", "Part 1") and c.page == 1 and c.metadata["year"] == 2021
 
