@@ -111,3 +111,11 @@ class TestChinese:
         assert body["refused"] or {c["external_id"] for c in body["citations"]} == {zh}, body
         docs = client.get("/v1/collections/demo/documents").json()["documents"]
         assert any(d["external_id"] == zh and d["status"] == "indexed" for d in docs)
+
+
+def test_fast_query_path_matches_sentence_transformers_encode(minilm) -> None:
+    """The latency-path query encoder must give the same vector as the batch path."""
+    for text in ("What is the refund policy?", "年假有多少天？", "x" * 3000):
+        fast = minilm.embed_query(text)
+        batch = minilm.embed_batch([text])[0]
+        assert max(abs(a - b) for a, b in zip(fast, batch, strict=True)) < 1e-5
