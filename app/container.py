@@ -121,5 +121,7 @@ def build_services(settings: Settings, embedder: Embedder | None = None) -> Serv
         settings.originals_dir,
         ing.max_file_bytes,
         r.max_top_k,
+        r.top_k,
+        ing.max_files_per_upload,
     )
     return Services(settings, metadata, store, embedder, pipeline, runner, retriever, answers, kb)

@@ -65,12 +65,16 @@ class KnowledgeBase:
         originals_dir: Path,
         max_file_bytes: int,
         max_top_k: int = 100,
+        default_top_k: int = 5,
+        max_files: int = 1000,
     ) -> None:
         self.metadata, self.store, self.submit = metadata, store, submit
         self.retriever, self.answers, self.precheck = retriever, answers, precheck
         self.originals_dir = Path(originals_dir)
         self.max_file_bytes = max_file_bytes
         self.max_top_k = max_top_k
+        self.default_top_k = default_top_k
+        self.max_files = max_files
 
     # -- collections -------------------------------------------------------------------------------------------
     def create_collection(self, tenant: str, name: str, template: str = "general", description: str = "") -> dict:
@@ -104,6 +108,9 @@ class KnowledgeBase:
         job_id = str(uuid.uuid4())
         folder = self.originals_dir / tenant / collection / job_id
         entries, specs, doc_ids, rejected = [], [], [], []
+        files = list(files)
+        if len(files) > self.max_files:
+            raise InvalidInputError(f"at most {self.max_files} files per upload, got {len(files)}", "files")
         for i, up in enumerate(files):
             name = _safe_name(up.filename)
             dest = folder / f"{i:04d}_{name}"
@@ -176,7 +183,7 @@ class KnowledgeBase:
     # -- queries -----------------------------------------------------------------------------------------------
     def _query(self, tenant: str, collection: str, text: str, top_k: int | None, filters: Filter | None) -> Query:
         self.metadata.get_collection(tenant, collection)
-        k = top_k or 5
+        k = top_k or self.default_top_k
         if not 1 <= k <= self.max_top_k:
             raise InvalidInputError(f"top_k must be between 1 and {self.max_top_k}", "top_k")
         return Query(text=text, collection=collection, tenant=tenant, top_k=k, filters=filters)

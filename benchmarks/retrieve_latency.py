@@ -52,13 +52,14 @@ def main() -> None:
             body = lambda q: {"query": q, "collection": "scifact", "top_k": args.top_k}  # noqa: E731
             for q in queries[:20]:  # warm-up
                 client.post("/v1/retrieve", json=body(q))
-            lat, server_search = [], []
+            lat, server_search, server_encode = [], [], []
             for i in range(args.requests):
                 t = time.perf_counter()
                 r = client.post("/v1/retrieve", json=body(queries[i % len(queries)]))
                 lat.append((time.perf_counter() - t) * 1000)
                 r.raise_for_status()
                 server_search.append(r.json()["timings_ms"].get("search", 0.0))
+                server_encode.append(r.json()["timings_ms"].get("encode", 0.0))
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -71,6 +72,8 @@ def main() -> None:
                 "http_p95_ms": round(percentile(lat, 95), 2),
                 "search_only_p50_ms": round(percentile(server_search, 50), 2),
                 "search_only_p95_ms": round(percentile(server_search, 95), 2),
+        "query_encode_p50_ms": round(percentile(server_encode, 50), 2),
+        "excluding_query_embedding_p50_ms": round(percentile([a - b for a, b in zip(lat, server_encode)], 50), 2),
             },
             indent=2,
         )

@@ -16,7 +16,6 @@ class IngestSettings(BaseModel):
     max_file_bytes: int = Field(50 * 1024 * 1024, ge=1, description="uploads above this size are rejected (413)")
     max_files_per_upload: int = Field(1000, ge=1)
     embed_batch_size: int = Field(16, ge=1, le=1024)
-    parse_timeout_s: float = Field(300.0, gt=0, description="per-file parse time limit")
     default_template: str = "general"
 
 
