@@ -94,6 +94,20 @@ class ChunkStore(Protocol):
 
 
 @runtime_checkable
+class Reranker(Protocol):
+    """Second-stage ranking of first-pass candidates. Returns the same chunks, re-scored (`score`) and re-ordered.
+
+    Implementations: a learned feature model (default), later a cross-encoder or an LLM judge.
+    """
+
+    name: str
+
+    def warm_up(self) -> None: ...
+
+    def rerank(self, query: str, candidates: Sequence[ScoredChunk]) -> list[ScoredChunk]: ...
+
+
+@runtime_checkable
 class Generator(Protocol):
     """Writes an answer from numbered passages, citing them as [n]. LLM backends implement the same port."""
 
