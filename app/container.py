@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from app.answer.generator import ExtractiveGenerator
 from app.answer.service import AnswerService
 from app.core.errors import InvalidInputError
-from app.core.ports import ChunkStore, Embedder, MetadataStore
+from app.core.ports import ChunkStore, Embedder, MetadataStore, Reranker
 from app.core.settings import Settings
 from app.knowledge import KnowledgeBase
 from ingest.chunk import ChunkStage
@@ -18,6 +18,10 @@ from ingest.jobs import InProcessJobRunner
 from ingest.parse import ParseStage
 from ingest.pipeline import IngestPipeline
 from retrievers.hybrid import HybridRetriever
+from retrievers.postfilter import PostFilter
+from retrievers.recovery import RecallRecovery
+from retrievers.router import IntentRouter
+from retrievers.service import RetrievalService
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +47,7 @@ class Services:
     pipeline: IngestPipeline
     runner: InProcessJobRunner
     retriever: HybridRetriever
+    retrieval: RetrievalService
     answers: AnswerService
     kb: KnowledgeBase
 
@@ -50,6 +55,7 @@ class Services:
         """Load models and open stores; called at API start-up / CLI start, never at import."""
         self.embedder.warm_up()
         self.store.ensure_ready()
+        self.retrieval.warm_up()
         self.answers.generator.warm_up()
 
     def close(self) -> None:
@@ -106,16 +112,23 @@ def build_services(settings: Settings, embedder: Embedder | None = None) -> Serv
     retriever = HybridRetriever(
         embedder, sparse, store, r.prefetch_multiplier, rrf_k=r.rrf_k, relevance_floor=r.relevance_floor
     )
+    retrieval = RetrievalService(
+        IntentRouter(default_top_k=r.top_k, candidates=r.candidates),
+        retriever,
+        build_reranker(settings),
+        PostFilter(store, relevance_floor=r.relevance_floor),
+        RecallRecovery(evidence_floor=settings.answer.evidence_floor),
+    )
     a = settings.answer
     if a.generator != "extractive":
         raise InvalidInputError(f"unknown generator {a.generator!r}; valid: extractive", "answer.generator")
     generator = ExtractiveGenerator(embedder, max_sentences=a.max_sentences, sentence_floor=a.sentence_floor)
-    answers = AnswerService(retriever, generator, evidence_floor=a.evidence_floor, passages=a.passages)
+    answers = AnswerService(retrieval, generator, evidence_floor=a.evidence_floor, passages=a.passages)
     kb = KnowledgeBase(
         metadata,
         store,
         runner.submit,
-        retriever,
+        retrieval,
         answers,
         precheck,
         settings.originals_dir,
@@ -124,4 +137,14 @@ def build_services(settings: Settings, embedder: Embedder | None = None) -> Serv
         r.top_k,
         ing.max_files_per_upload,
     )
-    return Services(settings, metadata, store, embedder, pipeline, runner, retriever, answers, kb)
+    return Services(settings, metadata, store, embedder, pipeline, runner, retriever, retrieval, answers, kb)
+
+
+def build_reranker(settings: Settings) -> Reranker | None:
+    if settings.retrieval.reranker == "none":
+        return None
+    if settings.retrieval.reranker == "feature":
+        from retrievers.rerank import FeatureReranker
+
+        return FeatureReranker()
+    raise InvalidInputError(f"unknown reranker {settings.retrieval.reranker!r}; valid: feature, none", "reranker")

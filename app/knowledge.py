@@ -23,7 +23,7 @@ from app.core.ports import ChunkStore, MetadataStore
 from ingest.jobs import new_file_entry
 from ingest.pipeline import document_id_for
 from ingest.templates import get_template
-from retrievers.hybrid import HybridRetriever
+from retrievers.service import RetrievalService
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class KnowledgeBase:
         metadata: MetadataStore,
         store: ChunkStore,
         submit: Callable[[str, str], None],
-        retriever: HybridRetriever,
+        retriever: RetrievalService,
         answers: AnswerService,
         precheck: Callable[[str, bytes, int], None],
         originals_dir: Path,
@@ -181,19 +181,33 @@ class KnowledgeBase:
         return self.store.count(scope_filter(tenant, collection, None, None))
 
     # -- queries -----------------------------------------------------------------------------------------------
-    def _query(self, tenant: str, collection: str, text: str, top_k: int | None, filters: Filter | None) -> Query:
+    def _query(
+        self,
+        tenant: str,
+        collection: str,
+        text: str,
+        top_k: int | None,
+        filters: Filter | None,
+        soft_filters: Filter | None = None,
+    ) -> Query:
         self.metadata.get_collection(tenant, collection)
         k = top_k or self.default_top_k
         if not 1 <= k <= self.max_top_k:
             raise InvalidInputError(f"top_k must be between 1 and {self.max_top_k}", "top_k")
-        return Query(text=text, collection=collection, tenant=tenant, top_k=k, filters=filters)
+        return Query(text, collection, tenant, k, filters=filters, soft_filters=soft_filters)
 
     def retrieve(
-        self, tenant: str, collection: str, text: str, top_k: int | None = None, filters: Filter | None = None
+        self,
+        tenant: str,
+        collection: str,
+        text: str,
+        top_k: int | None = None,
+        filters: Filter | None = None,
+        soft_filters: Filter | None = None,
     ) -> Retrieval:
         if not text.strip():
             raise InvalidInputError("query must not be empty", "query")
-        return self.retriever.run(self._query(tenant, collection, text, top_k, filters))
+        return self.retriever.run(self._query(tenant, collection, text, top_k, filters, soft_filters))
 
     def answer(
         self, tenant: str, collection: str, question: str, top_k: int | None = None, filters: Filter | None = None

@@ -7,6 +7,7 @@ from typing import Any
 
 from app.core.domain import Chunk, ParsedDocument, content_hash, stable_id
 from app.core.filters import to_timestamp
+from app.core.ports import InjectionDetector
 from ingest.templates import get_template
 
 
@@ -30,11 +31,20 @@ class ChunkStage:
         chunks = ChunkStage(chunk_size=800, overlap=120).run(parsed, scope, template="general")
     """
 
-    def __init__(self, chunk_size: int = 800, overlap: int = 120, default_template: str = "general") -> None:
+    def __init__(
+        self,
+        chunk_size: int = 800,
+        overlap: int = 120,
+        default_template: str = "general",
+        detector: InjectionDetector | None = None,
+    ) -> None:
         get_template(default_template, chunk_size=chunk_size, overlap=overlap)  # validates all three now
         self.chunk_size = chunk_size
         self.overlap = overlap
         self.default_template = default_template
+        # The hook for indirect prompt injection: flagged chunks are stored with the reason and quarantined
+        # from generation at retrieval time.
+        self.detector = detector
 
     def run(self, doc: ParsedDocument, scope: DocumentScope, template: str | None = None) -> list[Chunk]:
         name = template or self.default_template
@@ -65,6 +75,7 @@ class ChunkStage:
                     created_at=created,
                     acl_groups=scope.acl_groups,
                     metadata=_json_safe(scope.metadata or {}),
+                    quarantine=self.detector.detect(d.text) if self.detector else None,
                 )
             )
         return chunks

@@ -50,8 +50,16 @@ class HybridRetriever:
         self.relevance_floor = relevance_floor
         self.mode = RetrievalMode(mode)
 
-    def run(self, query: Query, mode: RetrievalMode | None = None, floor: float | None | bool = True) -> Retrieval:
-        """Args: `mode` overrides the constructor's leg choice; `floor=False` disables the relevance floor."""
+    def run(
+        self,
+        query: Query,
+        mode: RetrievalMode | None = None,
+        floor: float | None | bool = True,
+        weights: tuple[float, float] | None = None,
+        fusion: str = "rrf",
+    ) -> Retrieval:
+        """Args: `mode` overrides the constructor's leg choice; `floor=False` disables the relevance floor;
+        `weights` (dense, sparse) weight the legs in RRF; `fusion` is "rrf" or "dbsf"."""
         mode = RetrievalMode(mode or self.mode)
         flt = build_filter(query)
         timings: dict[str, float] = {}
@@ -63,7 +71,9 @@ class HybridRetriever:
         prefetch = max(self.min_prefetch, query.top_k * self.prefetch_multiplier)
         if mode == RetrievalMode.HYBRID:
             assert dense is not None and sparse is not None
-            hits = self.store.hybrid_search(dense, sparse, flt, query.top_k, prefetch, self.rrf_k)
+            hits = self.store.hybrid_search(
+                dense, sparse, flt, query.top_k, prefetch, self.rrf_k, weights=weights, fusion=str(fusion)
+            )
         elif mode == RetrievalMode.DENSE:
             assert dense is not None
             hits = self.store.dense_search(dense, flt, query.top_k)

@@ -140,6 +140,8 @@ class EdgeChunkStore:
         limit: int,
         prefetch_limit: int,
         rrf_k: int = 60,
+        weights: tuple[float, float] | None = None,
+        fusion: str = "rrf",
     ) -> list[ScoredChunk]:
         f = self._filter(flt)
         legs = [q.Prefetch(limit=prefetch_limit, query=q.Query.Nearest(list(dense), using=DENSE), filter=f)]
@@ -149,7 +151,7 @@ class EdgeChunkStore:
         req = q.QueryRequest(
             limit=limit,
             prefetches=legs,
-            query=q.Fusion.Rrf(k=rrf_k),
+            query=_fusion(fusion, rrf_k, weights, len(legs)),
             filter=f,
             with_payload=True,
             with_vector=[DENSE],
@@ -211,3 +213,11 @@ class EdgeChunkStore:
 
 def _chunk_order(c: Chunk) -> tuple[str, str, int]:
     return (c.collection, c.document_id, c.position)
+
+
+def _fusion(kind: str, k: int, weights: tuple[float, float] | None, legs: int) -> Any:
+    if kind == "dbsf":
+        return q.Fusion.Dbsf()
+    if kind != "rrf":
+        raise ValueError(f"unknown fusion {kind!r}; valid: rrf, dbsf")
+    return q.Fusion.Rrf(k=k, weights=list(weights[:legs]) if weights else None)

@@ -90,6 +90,8 @@ def chunk_to_payload(chunk: Chunk) -> dict[str, Any]:
         payload["page"] = chunk.page
     if chunk.created_at is not None:
         payload["created_at"] = chunk.created_at
+    if chunk.quarantine:
+        payload["quarantine"] = chunk.quarantine
     return payload
 
 
@@ -115,6 +117,7 @@ def payload_to_chunk(point_id: Any, p: dict[str, Any]) -> Chunk:
         created_at=p.get("created_at"),
         acl_groups=acl,
         metadata=dict(p.get("meta", {})),
+        quarantine=p.get("quarantine"),
     )
 
 

@@ -147,6 +147,8 @@ class QdrantServerChunkStore:
         limit: int,
         prefetch_limit: int,
         rrf_k: int = 60,
+        weights: tuple[float, float] | None = None,
+        fusion: str = "rrf",
     ) -> list[ScoredChunk]:
         f = self._filter(flt)
         legs = [m.Prefetch(query=list(dense), using=DENSE, filter=f, limit=prefetch_limit)]
@@ -154,7 +156,11 @@ class QdrantServerChunkStore:
             sv = m.SparseVector(indices=list(sparse.indices), values=list(sparse.values))
             legs.append(m.Prefetch(query=sv, using=SPARSE, filter=f, limit=prefetch_limit))
         points = self._query(
-            prefetch=legs, query=m.RrfQuery(rrf=m.Rrf(k=rrf_k)), query_filter=f, limit=limit, with_vectors=[DENSE]
+            prefetch=legs,
+            query=_fusion(fusion, rrf_k, weights, len(legs)),
+            query_filter=f,
+            limit=limit,
+            with_vectors=[DENSE],
         )
         sparse_scores: dict[str, float] | None = None
         if points:
@@ -200,3 +206,11 @@ class QdrantServerChunkStore:
 
     def close(self) -> None:
         self.client.close()
+
+
+def _fusion(kind: str, k: int, weights: tuple[float, float] | None, legs: int) -> Any:
+    if kind == "dbsf":
+        return m.FusionQuery(fusion=m.Fusion.DBSF)
+    if kind != "rrf":
+        raise ValueError(f"unknown fusion {kind!r}; valid: rrf, dbsf")
+    return m.RrfQuery(rrf=m.Rrf(k=k, weights=list(weights[:legs]) if weights else None))

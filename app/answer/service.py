@@ -11,7 +11,7 @@ from app.answer.citations import build_citations, sentences_with_citations
 from app.core.domain import Answer, Passage, Query
 from app.core.errors import InvalidInputError
 from app.core.ports import Generator
-from retrievers.hybrid import HybridRetriever
+from retrievers.service import RetrievalService
 
 NOT_FOUND = "The knowledge base does not contain an answer to this question."
 
@@ -27,7 +27,7 @@ class AnswerService:
 
     def __init__(
         self,
-        retriever: HybridRetriever,
+        retriever: RetrievalService,
         generator: Generator,
         evidence_floor: float = 0.40,
         passages: int = 5,
@@ -51,6 +51,11 @@ class AnswerService:
         t = time.perf_counter()
         retrieval = self.retriever.run(Query(**{**query.__dict__, "text": question, "top_k": max(query.top_k, 1)}))
         timings["retrieve"] = _ms(t)
+        if retrieval.plan is not None and not retrieval.plan.retrieve:
+            intent = retrieval.intent.intent.value if retrieval.intent else "unknown"
+            return self._refusal(
+                question, f"the question is {intent.replace('_', ' ')}, not about the documents", timings
+            )
         if not retrieval.chunks or retrieval.top_dense < self.evidence_floor:
             reason = (
                 "no passage in the collection matches the question"

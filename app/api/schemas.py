@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-from app.core.domain import Answer, Chunk, Citation, Document, Retrieval, ScoredChunk
+from app.core.domain import Answer, Chunk, Citation, Document, Retrieval, RetrievalPlan, ScoredChunk
 from app.core.filters import Filter
 
 
@@ -20,7 +21,9 @@ class RetrieveIn(BaseModel):
     query: str = Field(..., min_length=1, max_length=4000)
     collection: str
     top_k: int | None = Field(None, ge=1, le=1000)
-    filters: Filter | None = None
+    filters: Filter | None = Field(None, description="hard filters: always applied inside the search")
+    soft_filters: Filter | None = Field(None, description="applied first; relaxed when they leave too little")
+    explain: bool = Field(False, description="add why each candidate chunk was kept or dropped")
 
 
 class AnswerIn(BaseModel):
@@ -70,6 +73,7 @@ def chunk_out(c: Chunk) -> dict[str, Any]:
         "span": span(c.start, c.end),
         "file_type": c.file_type,
         "metadata": c.metadata,
+        "quarantine": c.quarantine,
     }
 
 
@@ -82,14 +86,30 @@ def scored_out(s: ScoredChunk) -> dict[str, Any]:
     }
 
 
-def retrieval_out(r: Retrieval) -> dict[str, Any]:
-    return {
+def retrieval_out(r: Retrieval, explain: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {
         "query": r.query.text,
         "collection": r.query.collection,
         "top_k": r.query.top_k,
         "chunks": [scored_out(c) for c in r.chunks],
+        "intent": None
+        if r.intent is None
+        else {"intent": r.intent.intent.value, "confidence": round(r.intent.confidence, 3), "reason": r.intent.reason},
+        "plan": None if r.plan is None else _plan_out(r.plan),
+        "recovery_path": list(r.recovery_path),
         "dropped_below_floor": r.dropped_below_floor,
         "timings_ms": r.timings_ms,
+    }
+    if explain:
+        out["decisions"] = [
+            {"chunk_id": d.chunk_id, "kept": d.kept, "stage": d.stage, "reason": d.reason} for d in r.decisions
+        ]
+    return out
+
+
+def _plan_out(p: RetrievalPlan) -> dict[str, Any]:
+    return {
+        k: (v.value if hasattr(v, "value") else list(v) if isinstance(v, tuple) else v) for k, v in asdict(p).items()
     }
 
 

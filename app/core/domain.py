@@ -115,6 +115,8 @@ class Chunk:
     created_at: float | None = None
     acl_groups: tuple[str, ...] = ()
     metadata: dict[str, Any] = field(default_factory=dict)
+    # Set at ingest by an injection detector: why this chunk looks like instructions aimed at the model.
+    quarantine: str | None = None
 
     @property
     def index_text(self) -> str:
@@ -144,7 +146,64 @@ class Query:
     tenant: str = DEFAULT_TENANT
     top_k: int = 5
     acl_groups: tuple[str, ...] | None = None  # None = caller sees every group (no ACL restriction)
-    filters: Any = None  # app.core.filters.Filter | None
+    filters: Any = None  # app.core.filters.Filter | None — hard: always applied
+    soft_filters: Any = None  # app.core.filters.Filter | None — applied first, relaxed by recall recovery
+
+
+class Intent(StrEnum):
+    FACTUAL = "factual"
+    HOWTO = "howto"
+    COMPARISON = "comparison"
+    SUMMARY = "summary"
+    CHITCHAT = "chitchat"
+    OUT_OF_SCOPE = "out_of_scope"
+    SENSITIVE_MEDICAL = "sensitive_medical"
+    SENSITIVE_LEGAL = "sensitive_legal"
+    SENSITIVE_FINANCIAL = "sensitive_financial"
+    FAQ = "faq"
+
+
+@dataclass(frozen=True)
+class IntentResult:
+    intent: Intent
+    confidence: float
+    reason: str
+    scores: dict[str, float] = field(default_factory=dict)
+
+
+class Fusion(StrEnum):
+    RRF = "rrf"
+    DBSF = "dbsf"
+
+
+@dataclass(frozen=True)
+class RetrievalPlan:
+    """How to retrieve for one query; chosen from its intent. Every field has a meaning in some stage."""
+
+    intent: Intent = Intent.FACTUAL
+    retrieve: bool = True  # False: answer without retrieval (chit-chat) or refuse (out of scope)
+    top_k: int = 5
+    candidates: int = 50  # first-pass depth per leg and reranking depth
+    dense_weight: float = 1.0
+    sparse_weight: float = 1.0
+    fusion: Fusion = Fusion.RRF
+    rerank: bool = True
+    expand_neighbours: bool = False
+    per_document_cap: int = 3
+    min_documents: int = 1  # fewer distinct documents than this counts as too little evidence
+    mmr_lambda: float | None = None  # diversity: None = off, 1.0 = pure relevance
+    token_budget: int | None = None  # approximate tokens of chunk text kept
+    prefer_templates: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Why a chunk was kept or dropped, and by which stage (for `explain=true`)."""
+
+    chunk_id: str
+    kept: bool
+    stage: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -164,6 +223,10 @@ class Retrieval:
     chunks: tuple[ScoredChunk, ...]
     dropped_below_floor: int = 0
     timings_ms: dict[str, float] = field(default_factory=dict)
+    intent: IntentResult | None = None
+    plan: RetrievalPlan | None = None
+    recovery_path: tuple[str, ...] = ("first_pass",)
+    decisions: tuple[Decision, ...] = ()
 
     @property
     def top_dense(self) -> float:

@@ -76,7 +76,12 @@ class ChunkStore(Protocol):
         limit: int,
         prefetch_limit: int,
         rrf_k: int = 60,
-    ) -> list[ScoredChunk]: ...
+        weights: tuple[float, float] | None = None,
+        fusion: str = "rrf",
+    ) -> list[ScoredChunk]:
+        """Dense and sparse legs as prefetches, fused inside the engine: RRF (optionally weighted per leg:
+        (dense, sparse)) or DBSF. Both legs and the fusion run under the same filter."""
+        ...
 
     def dense_search(self, dense: Sequence[float], flt: Filter, limit: int) -> list[ScoredChunk]: ...
 
@@ -91,6 +96,14 @@ class ChunkStore(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class InjectionDetector(Protocol):
+    """Flags text that carries instructions aimed at the model. Runs on every chunk at ingest (the flag is stored
+    with the chunk) and can run again at retrieval. Returns the reason, or None for clean text."""
+
+    def detect(self, text: str) -> str | None: ...
 
 
 @runtime_checkable

@@ -196,3 +196,25 @@ def test_delete_stale_keeps_current_versions_only(store) -> None:
     store.delete_stale("t1", {"a": "a2", "b": "b1"})
     got = {(c.document_id, c.doc_hash) for c in store.list_chunks(scope_filter("t1", "c1", None, None))}
     assert got == {("a", "a2"), ("b", "b1"), ("c", "c1")}
+
+
+def test_weighted_rrf_and_dbsf(store) -> None:
+    store.upsert(make_chunks())
+    flt = scope_filter("t1", "c1", None, None)
+    q = "secure VPN connection for remote work"
+    for kwargs in ({"weights": (1.0, 3.0)}, {"weights": (3.0, 1.0)}, {"fusion": "dbsf"}):
+        hits = store.hybrid_search(EMB.embed_query(q), SPARSE.encode_query(q), flt, 3, 50, **kwargs)
+        assert hits and "VPN" in hits[0].chunk.text
+    with pytest.raises(ValueError, match="rrf"):
+        store.hybrid_search(EMB.embed_query(q), SPARSE.encode_query(q), flt, 3, 50, fusion="max")
+
+
+def test_quarantine_flag_round_trips(store) -> None:
+    from dataclasses import replace
+
+    items = make_chunks(texts=TEXTS[:1])
+    items = [type(items[0])(replace(items[0].chunk, quarantine="asks the model to ignore its instructions"),
+                            items[0].dense, items[0].sparse)]
+    store.upsert(items)
+    (chunk,) = store.list_chunks(scope_filter("t1", "c1", None, None))
+    assert chunk.quarantine == "asks the model to ignore its instructions"

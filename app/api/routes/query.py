@@ -14,7 +14,8 @@ router = APIRouter(prefix="/v1", tags=["query"])
 
 @router.post("/retrieve")
 def retrieve(body: RetrieveIn, kb: KbDep, tenant: TenantDep) -> dict[str, Any]:
-    return retrieval_out(kb.retrieve(tenant, body.collection, body.query, body.top_k, body.filters))
+    r = kb.retrieve(tenant, body.collection, body.query, body.top_k, body.filters, body.soft_filters)
+    return retrieval_out(r, explain=body.explain)
 
 
 @router.post("/answer")

@@ -1,0 +1,97 @@
+"""RetrievalService.run(query) — the ONE place the retrieval stage order is written:
+
+intent → plan → (retrieve at all?) → first pass (pre-filtered hybrid) → rerank → post-filters
+→ (too little evidence?) recall recovery → result with intent, plan, recovery path and decisions.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+from app.core.domain import Query, Retrieval, RetrievalPlan
+from app.core.ports import Reranker
+from retrievers.hybrid import HybridRetriever
+from retrievers.postfilter import PassResult, PostFilter
+from retrievers.recovery import RecallRecovery
+from retrievers.router import IntentRouter
+
+
+class RetrievalService:
+    """Usage::
+
+    service = RetrievalService(IntentRouter(embedder), HybridRetriever(...), FeatureReranker(), PostFilter(store))
+    result = service.run(Query("compare the refund and exchange policies", "policies"))
+    result.intent.intent, result.plan, result.recovery_path
+    """
+
+    def __init__(
+        self,
+        router: IntentRouter,
+        retriever: HybridRetriever,
+        reranker: Reranker | None,
+        postfilter: PostFilter,
+        recovery: RecallRecovery | None = None,
+    ) -> None:
+        self.router, self.retriever, self.reranker = router, retriever, reranker
+        self.postfilter = postfilter
+        self.recovery = recovery or RecallRecovery()
+
+    def warm_up(self) -> None:
+        self.router.warm_up()
+        if self.reranker is not None:
+            self.reranker.warm_up()
+
+    def run(self, query: Query, plan: RetrievalPlan | None = None) -> Retrieval:
+        """Args: `plan` skips intent classification (evaluation of a fixed plan)."""
+        timings: dict[str, float] = {}
+        t = time.perf_counter()
+        intent = self.router.classify(query.text)
+        plan = plan or self.router.plan(intent, query)
+        timings["intent"] = _ms(t)
+        if not plan.retrieve:
+            return Retrieval(query, (), timings_ms=timings, intent=intent, plan=plan, recovery_path=("skipped",))
+        first = self.search(query, plan, timings)
+        result, path = first, ("first_pass",)
+        if self.recovery.insufficient(first, plan):
+            t = time.perf_counter()
+            result, path = self.recovery.run(query, plan, first, lambda q, p: self.search(q, p, None))
+            timings["recovery"] = _ms(t)
+        return Retrieval(
+            query=query,
+            chunks=result.kept,
+            dropped_below_floor=result.dropped_below_floor,
+            timings_ms=timings,
+            intent=intent,
+            plan=plan,
+            recovery_path=path,
+            decisions=result.decisions,
+        )
+
+    def search(self, query: Query, plan: RetrievalPlan, timings: dict[str, float] | None) -> PassResult:
+        """One pass: hybrid candidates → rerank → post-filters. Recovery calls this with rewritten queries."""
+        t = time.perf_counter()
+        first = self.retriever.run(
+            replace(query, top_k=max(plan.candidates, plan.top_k)),
+            floor=False,
+            weights=(plan.dense_weight, plan.sparse_weight),
+            fusion=plan.fusion,
+        )
+        candidates = list(first.chunks)
+        if timings is not None:
+            timings.update({f"search_{k}": v for k, v in first.timings_ms.items()})
+            timings["first_pass"] = _ms(t)
+        if plan.rerank and self.reranker is not None and candidates:
+            t = time.perf_counter()
+            candidates = self.reranker.rerank(query.text, candidates)
+            if timings is not None:
+                timings["rerank"] = _ms(t)
+        t = time.perf_counter()
+        result = self.postfilter.run(query, candidates, plan)
+        if timings is not None:
+            timings["postfilter"] = _ms(t)
+        return result
+
+
+def _ms(t: float) -> float:
+    return round((time.perf_counter() - t) * 1000, 2)
