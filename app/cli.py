@@ -52,7 +52,9 @@ def _collect(paths: list[str]) -> list[Path]:
     return files
 
 
-def ingest_paths(svc: Any, collection: str, paths: list[str], meta: dict[str, Any], quiet: bool = False) -> dict:
+def ingest_paths(
+    svc: Any, collection: str, paths: list[str], meta: dict[str, Any], quiet: bool = False, embedder: str = "default"
+) -> dict:
     """Upload files/folders into a collection (created if missing), wait for the job, return it."""
     from app.core.errors import NotFoundError
     from app.knowledge import Upload
@@ -61,7 +63,7 @@ def ingest_paths(svc: Any, collection: str, paths: list[str], meta: dict[str, An
     try:
         svc.kb.get_collection(tenant, collection)
     except NotFoundError:
-        svc.kb.create_collection(tenant, collection)
+        svc.kb.create_collection(tenant, collection, embedder=embedder)
     files = _collect(paths)
     handles = [open(f, "rb") for f in files]  # noqa: SIM115 - closed below
     try:
@@ -113,7 +115,7 @@ def cmd_ingest(a: argparse.Namespace) -> int:
         meta[k] = v
     svc = _services()
     try:
-        job = ingest_paths(svc, a.collection, a.paths, meta, quiet=a.json)
+        job = ingest_paths(svc, a.collection, a.paths, meta, quiet=a.json, embedder=a.embedder)
     finally:
         svc.close()
     if a.json:
@@ -180,13 +182,13 @@ def cmd_eval_retrieval(a: argparse.Namespace) -> int:
         queries = dict(list((q, t) for q, t in queries.items() if q in qrels)[: a.limit])
     svc = _services()
     tenant = svc.settings.default_tenant
-    svc.kb.get_collection(tenant, a.collection)
+    embedder = svc.kb.get_collection(tenant, a.collection).get("embedder") or "default"
     mode = RetrievalMode(a.mode)
 
     def search(text: str) -> list[str]:
         from app.core.domain import Query
 
-        r = svc.retriever.run(Query(text, a.collection, tenant, top_k=a.depth), mode=mode)
+        r = svc.retriever.run(Query(text, a.collection, tenant, top_k=a.depth, embedder=embedder), mode=mode)
         return [c.chunk.external_id for c in r.chunks]
 
     def progress(i: int, n: int) -> None:
@@ -239,6 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("paths", nargs="+")
     s.add_argument("--collection", "-c", required=True)
     s.add_argument("--meta", action="append", metavar="KEY=VALUE")
+    s.add_argument("--embedder", default="default", help="for a new collection: default (MiniLM) or multilingual")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_ingest)
     for name, arg, fn in (("retrieve", "query", cmd_retrieve), ("ask", "question", cmd_ask)):

@@ -76,15 +76,24 @@ def build_embedder(settings: Settings) -> Embedder:
     raise InvalidInputError(f"unknown embedder {settings.models.embedder!r}; valid: minilm, hash", "models.embedder")
 
 
-def build_store(settings: Settings, dim: int) -> ChunkStore:
+def build_store(settings: Settings, dim: int, extra_vectors: dict[str, int] | None = None) -> ChunkStore:
     if settings.qdrant_url:
         from app.adapters.qdrant_store import QdrantServerChunkStore
 
         key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
-        return QdrantServerChunkStore.from_url(settings.qdrant_url, settings.qdrant_collection, dim, api_key=key)
+        return QdrantServerChunkStore.from_url(
+            settings.qdrant_url, settings.qdrant_collection, dim, api_key=key, extra_vectors=extra_vectors
+        )
     from app.adapters.edge_store import EdgeChunkStore
 
-    return EdgeChunkStore(settings.index_dir, dim)
+    return EdgeChunkStore(settings.index_dir, dim, extra_vectors)
+
+
+def build_embedders(default: Embedder) -> dict[str, Embedder]:
+    """Dense embedders a collection can choose (`embedder` at creation). Non-default ones load on first use."""
+    from app.adapters.embedders import MultilingualUSEEmbedder
+
+    return {"default": default, "multilingual": MultilingualUSEEmbedder()}
 
 
 def build_services(settings: Settings, embedder: Embedder | None = None) -> Services:
@@ -97,20 +106,22 @@ def build_services(settings: Settings, embedder: Embedder | None = None) -> Serv
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     metadata = SqlMetadataStore(settings.sqlalchemy_url)
     embedder = embedder or build_embedder(settings)
-    store = build_store(settings, embedder.dim)
+    embedders = build_embedders(embedder)
+    extra = {e.vector_name: e.dim for name, e in embedders.items() if name != "default"}
+    store = build_store(settings, embedder.dim, extra)
     sparse = Bm25Encoder(avg_len=settings.retrieval.bm25_avg_len)
     ing = settings.ingest
     pipeline = IngestPipeline(
         ParseStage(UnstructuredParser(), ing.max_file_bytes),
         ChunkStage(ing.chunk_size, ing.chunk_overlap, ing.default_template),
-        EmbedStage(embedder, sparse, ing.embed_batch_size),
+        EmbedStage(embedders, sparse, ing.embed_batch_size),
         store,
         metadata,
     )
     runner = InProcessJobRunner(pipeline, metadata, workers=settings.job_workers)
     r = settings.retrieval
     retriever = HybridRetriever(
-        embedder, sparse, store, r.prefetch_multiplier, rrf_k=r.rrf_k, relevance_floor=r.relevance_floor
+        embedders, sparse, store, r.prefetch_multiplier, rrf_k=r.rrf_k, relevance_floor=r.relevance_floor
     )
     retrieval = RetrievalService(
         IntentRouter(default_top_k=r.top_k, candidates=r.candidates),
@@ -136,6 +147,7 @@ def build_services(settings: Settings, embedder: Embedder | None = None) -> Serv
         r.max_top_k,
         r.top_k,
         ing.max_files_per_upload,
+        tuple(embedders),
     )
     return Services(settings, metadata, store, embedder, pipeline, runner, retriever, retrieval, answers, kb)
 

@@ -67,6 +67,7 @@ class KnowledgeBase:
         max_top_k: int = 100,
         default_top_k: int = 5,
         max_files: int = 1000,
+        embedder_names: tuple[str, ...] = ("default",),
     ) -> None:
         self.metadata, self.store, self.submit = metadata, store, submit
         self.retriever, self.answers, self.precheck = retriever, answers, precheck
@@ -75,13 +76,19 @@ class KnowledgeBase:
         self.max_top_k = max_top_k
         self.default_top_k = default_top_k
         self.max_files = max_files
+        self.embedder_names = embedder_names
 
     # -- collections -------------------------------------------------------------------------------------------
-    def create_collection(self, tenant: str, name: str, template: str = "general", description: str = "") -> dict:
+    def create_collection(
+        self, tenant: str, name: str, template: str = "general", description: str = "", embedder: str = "default"
+    ) -> dict:
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_\-.]{0,63}", name or ""):
             raise InvalidInputError("collection name: 1-64 chars of letters, digits, '_', '-', '.'", "name")
         get_template(template)
-        return self.metadata.create_collection(tenant, name, template, description)
+        if embedder not in self.embedder_names:
+            valid = ", ".join(sorted(self.embedder_names))
+            raise InvalidInputError(f"unknown embedder {embedder!r}; valid: {valid}", "embedder")
+        return self.metadata.create_collection(tenant, name, template, description, embedder)
 
     def list_collections(self, tenant: str) -> list[dict]:
         return self.metadata.list_collections(tenant)
@@ -190,11 +197,12 @@ class KnowledgeBase:
         filters: Filter | None,
         soft_filters: Filter | None = None,
     ) -> Query:
-        self.metadata.get_collection(tenant, collection)
+        coll = self.metadata.get_collection(tenant, collection)
         k = top_k or self.default_top_k
         if not 1 <= k <= self.max_top_k:
             raise InvalidInputError(f"top_k must be between 1 and {self.max_top_k}", "top_k")
-        return Query(text, collection, tenant, k, filters=filters, soft_filters=soft_filters)
+        embedder = coll.get("embedder") or "default"
+        return Query(text, collection, tenant, k, filters=filters, soft_filters=soft_filters, embedder=embedder)
 
     def retrieve(
         self,

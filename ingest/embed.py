@@ -12,17 +12,24 @@ class EmbedStage:
     """Usage::
 
     encoded = EmbedStage(MiniLMEmbedder(), Bm25Encoder()).run(chunks)
+    encoded = EmbedStage({"default": minilm, "multilingual": use}, Bm25Encoder()).run(chunks, "multilingual")
     """
 
-    def __init__(self, embedder: Embedder, sparse: SparseEncoder, batch_size: int = 32) -> None:
+    def __init__(self, embedder: Embedder | dict[str, Embedder], sparse: SparseEncoder, batch_size: int = 32) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
-        self.embedder = embedder
+        self.embedders = embedder if isinstance(embedder, dict) else {"default": embedder}
+        if "default" not in self.embedders:
+            raise ValueError("the embedders need a 'default' entry")
         self.sparse = sparse
         self.batch_size = batch_size
 
-    def run(self, chunks: Sequence[Chunk]) -> list[EncodedChunk]:
+    def run(self, chunks: Sequence[Chunk], embedder: str | None = None) -> list[EncodedChunk]:
+        """Args: `embedder` names the collection's dense embedder (default: "default")."""
+        emb = self.embedders.get(embedder or "default")
+        if emb is None:
+            raise ValueError(f"unknown embedder {embedder!r}; valid: {', '.join(sorted(self.embedders))}")
         texts = [c.index_text for c in chunks]
-        dense = self.embedder.embed_batch(texts)
+        dense = emb.embed_batch(texts)
         sparse = self.sparse.encode_documents(texts)
-        return [EncodedChunk(c, tuple(d), s) for c, d, s in zip(chunks, dense, sparse, strict=True)]
+        return [EncodedChunk(c, tuple(d), s, emb.vector_name) for c, d, s in zip(chunks, dense, sparse, strict=True)]

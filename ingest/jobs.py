@@ -57,6 +57,7 @@ def execute_ingest_job(job_id: str, tenant: str, pipeline: IngestPipeline, metad
             template=spec.get("template"),
             metadata=spec.get("metadata") or {},
             acl_groups=tuple(spec.get("acl_groups") or ()),
+            embedder=spec.get("embedder"),
         )
         try:
             report = pipeline.run(src, progress)

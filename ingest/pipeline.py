@@ -38,6 +38,7 @@ class SourceFile:
     template: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     acl_groups: tuple[str, ...] = ()
+    embedder: str | None = None  # the collection's dense embedder
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,9 @@ class IngestPipeline:
             report.ids.append(doc_id)
             doc_hash = file_hash or content_hash(f"{doc.title}\x1f{doc.text}")
             # Template and user metadata are part of the version: changing either re-indexes.
-            doc_hash = content_hash(f"{doc_hash}|{src.template}|{sorted(src.metadata.items())}|{src.acl_groups}")
+            doc_hash = content_hash(
+                f"{doc_hash}|{src.template}|{sorted(src.metadata.items())}|{src.acl_groups}|{src.embedder or ''}"
+            )
             existing = self.metadata.find_document(src.tenant, doc_id)
             if existing and existing.content_hash == doc_hash and existing.status == "indexed":
                 report.unchanged += 1
@@ -137,7 +140,7 @@ class IngestPipeline:
         all_chunks = [c for _, _, chunks in batch for c in chunks]
         notify(Stage.EMBEDDING, report.counts())
         t = time.perf_counter()
-        encoded = self.embed.run(all_chunks)
+        encoded = self.embed.run(all_chunks, src.embedder)
         timings["embedding"] += _ms(t)
         notify(Stage.INDEXING, report.counts())
         t = time.perf_counter()

@@ -32,7 +32,7 @@ class HybridRetriever:
 
     def __init__(
         self,
-        embedder: Embedder,
+        embedder: Embedder | dict[str, Embedder],
         sparse: SparseEncoder,
         store: ChunkStore,
         prefetch_multiplier: int = 4,
@@ -43,7 +43,10 @@ class HybridRetriever:
     ) -> None:
         if prefetch_multiplier < 1 or min_prefetch < 1 or rrf_k < 1:
             raise ValueError("prefetch_multiplier, min_prefetch and rrf_k must be >= 1")
-        self.embedder, self.sparse, self.store = embedder, sparse, store
+        self.embedders = embedder if isinstance(embedder, dict) else {"default": embedder}
+        if "default" not in self.embedders:
+            raise ValueError("the embedders need a 'default' entry")
+        self.sparse, self.store = sparse, store
         self.prefetch_multiplier = prefetch_multiplier
         self.min_prefetch = min_prefetch
         self.rrf_k = rrf_k
@@ -64,7 +67,11 @@ class HybridRetriever:
         flt = build_filter(query)
         timings: dict[str, float] = {}
         t = time.perf_counter()
-        dense = self.embedder.embed_query(query.text) if mode != RetrievalMode.SPARSE else None
+        embedder = self.embedders.get(query.embedder or "default")
+        if embedder is None:
+            raise ValueError(f"unknown embedder {query.embedder!r}; valid: {', '.join(sorted(self.embedders))}")
+        using = embedder.vector_name
+        dense = embedder.embed_query(query.text) if mode != RetrievalMode.SPARSE else None
         sparse = self.sparse.encode_query(query.text) if mode != RetrievalMode.DENSE else None
         timings["encode"] = _ms(t)
         t = time.perf_counter()
@@ -72,11 +79,11 @@ class HybridRetriever:
         if mode == RetrievalMode.HYBRID:
             assert dense is not None and sparse is not None
             hits = self.store.hybrid_search(
-                dense, sparse, flt, query.top_k, prefetch, self.rrf_k, weights=weights, fusion=str(fusion)
+                dense, sparse, flt, query.top_k, prefetch, self.rrf_k, weights=weights, fusion=str(fusion), using=using
             )
         elif mode == RetrievalMode.DENSE:
             assert dense is not None
-            hits = self.store.dense_search(dense, flt, query.top_k)
+            hits = self.store.dense_search(dense, flt, query.top_k, using=using)
         else:
             assert sparse is not None
             hits = self.store.sparse_search(sparse, flt, query.top_k)

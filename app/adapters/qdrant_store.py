@@ -51,9 +51,12 @@ class QdrantServerChunkStore:
         store = QdrantServerChunkStore(QdrantClient(url="http://qdrant:6333"), "grounded_chunks", dim=384)
     """
 
-    def __init__(self, client: QdrantClient, collection: str, dim: int) -> None:
-        if dim <= 0:
+    def __init__(
+        self, client: QdrantClient, collection: str, dim: int, extra_vectors: dict[str, int] | None = None
+    ) -> None:
+        if dim <= 0 or any(d <= 0 for d in (extra_vectors or {}).values()):
             raise ValueError("dim must be positive")
+        self.vectors = {DENSE: dim, **(extra_vectors or {})}
         if not collection:
             raise ValueError("collection name is required")
         self.client = client
@@ -63,13 +66,20 @@ class QdrantServerChunkStore:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_url(cls, url: str, collection: str, dim: int, api_key: str | None = None) -> QdrantServerChunkStore:
+    def from_url(
+        cls,
+        url: str,
+        collection: str,
+        dim: int,
+        api_key: str | None = None,
+        extra_vectors: dict[str, int] | None = None,
+    ) -> QdrantServerChunkStore:
         client = (
             QdrantClient(location=url, api_key=api_key, timeout=30)
             if url == ":memory:"
             else QdrantClient(url=url, api_key=api_key, timeout=30)
         )
-        return cls(client, collection, dim)
+        return cls(client, collection, dim, extra_vectors)
 
     def ensure_ready(self) -> None:
         with self._lock:
@@ -79,7 +89,9 @@ class QdrantServerChunkStore:
                 if not self.client.collection_exists(self.name):
                     self.client.create_collection(
                         self.name,
-                        vectors_config={DENSE: m.VectorParams(size=self.dim, distance=m.Distance.COSINE)},
+                        vectors_config={
+                            n: m.VectorParams(size=d, distance=m.Distance.COSINE) for n, d in self.vectors.items()
+                        },
                         sparse_vectors_config={SPARSE: m.SparseVectorParams(modifier=m.Modifier.IDF)},
                     )
                     for field, kind in PAYLOAD_INDEXES.items():
@@ -99,7 +111,7 @@ class QdrantServerChunkStore:
             m.PointStruct(
                 id=it.chunk.id,
                 vector={
-                    DENSE: list(it.dense),
+                    it.dense_name: list(it.dense),
                     SPARSE: m.SparseVector(indices=list(it.sparse.indices), values=list(it.sparse.values)),
                 },
                 payload=chunk_to_payload(it.chunk),
@@ -149,9 +161,10 @@ class QdrantServerChunkStore:
         rrf_k: int = 60,
         weights: tuple[float, float] | None = None,
         fusion: str = "rrf",
+        using: str = DENSE,
     ) -> list[ScoredChunk]:
         f = self._filter(flt)
-        legs = [m.Prefetch(query=list(dense), using=DENSE, filter=f, limit=prefetch_limit)]
+        legs = [m.Prefetch(query=list(dense), using=using, filter=f, limit=prefetch_limit)]
         if sparse.indices:
             sv = m.SparseVector(indices=list(sparse.indices), values=list(sparse.values))
             legs.append(m.Prefetch(query=sv, using=SPARSE, filter=f, limit=prefetch_limit))
@@ -160,7 +173,7 @@ class QdrantServerChunkStore:
             query=_fusion(fusion, rrf_k, weights, len(legs)),
             query_filter=f,
             limit=limit,
-            with_vectors=[DENSE],
+            with_vectors=[using],
         )
         sparse_scores: dict[str, float] | None = None
         if points:
@@ -169,10 +182,10 @@ class QdrantServerChunkStore:
                 sv = m.SparseVector(indices=list(sparse.indices), values=list(sparse.values))
                 leg = self._query(query=sv, using=SPARSE, query_filter=f, limit=prefetch_limit, with_payload=False)
                 sparse_scores = {str(p.id): float(p.score) for p in leg}
-        return scored_chunks(points, dense, None, sparse_scores)
+        return scored_chunks(points, dense, None, sparse_scores, using=using)
 
-    def dense_search(self, dense: Sequence[float], flt: Filter, limit: int) -> list[ScoredChunk]:
-        points = self._query(query=list(dense), using=DENSE, query_filter=self._filter(flt), limit=limit)
+    def dense_search(self, dense: Sequence[float], flt: Filter, limit: int, using: str = DENSE) -> list[ScoredChunk]:
+        points = self._query(query=list(dense), using=using, query_filter=self._filter(flt), limit=limit)
         return scored_chunks(points, dense, "dense")
 
     def sparse_search(self, sparse: SparseVector, flt: Filter, limit: int) -> list[ScoredChunk]:

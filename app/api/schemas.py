@@ -15,6 +15,7 @@ class CollectionIn(BaseModel):
     name: str = Field(..., description="letters, digits, '_', '-', '.'; 1-64 chars")
     template: str = Field("general", description="default chunk template for the collection's documents")
     description: str = ""
+    embedder: str = Field("default", description="dense embedder: default (MiniLM, English) or multilingual (USE)")
 
 
 class RetrieveIn(BaseModel):

@@ -135,6 +135,7 @@ class EncodedChunk:
     chunk: Chunk
     dense: tuple[float, ...]
     sparse: SparseVector
+    dense_name: str = "dense"  # the store's named vector this embedding belongs to
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,7 @@ class Query:
     acl_groups: tuple[str, ...] | None = None  # None = caller sees every group (no ACL restriction)
     filters: Any = None  # app.core.filters.Filter | None — hard: always applied
     soft_filters: Any = None  # app.core.filters.Filter | None — applied first, relaxed by recall recovery
+    embedder: str | None = None  # the collection's dense embedder; None = the default one
 
 
 class Intent(StrEnum):

@@ -20,10 +20,15 @@ from app.core.filters import Filter
 
 @runtime_checkable
 class Embedder(Protocol):
-    """Dense text embedder. `embed_batch` is the primitive; vectors are L2-normalised."""
+    """Dense text embedder. `embed_batch` is the primitive; vectors are L2-normalised.
+
+    `vector_name` is the named vector it fills in the store: collections embedded by different models live in the
+    same store under different vector names.
+    """
 
     name: str
     dim: int
+    vector_name: str
 
     def warm_up(self) -> None: ...
 
@@ -78,12 +83,16 @@ class ChunkStore(Protocol):
         rrf_k: int = 60,
         weights: tuple[float, float] | None = None,
         fusion: str = "rrf",
+        using: str = "dense",
     ) -> list[ScoredChunk]:
         """Dense and sparse legs as prefetches, fused inside the engine: RRF (optionally weighted per leg:
-        (dense, sparse)) or DBSF. Both legs and the fusion run under the same filter."""
+        (dense, sparse)) or DBSF. Both legs and the fusion run under the same filter. `using` names the dense
+        vector (see Embedder.vector_name)."""
         ...
 
-    def dense_search(self, dense: Sequence[float], flt: Filter, limit: int) -> list[ScoredChunk]: ...
+    def dense_search(
+        self, dense: Sequence[float], flt: Filter, limit: int, using: str = "dense"
+    ) -> list[ScoredChunk]: ...
 
     def sparse_search(self, sparse: SparseVector, flt: Filter, limit: int) -> list[ScoredChunk]: ...
 
@@ -135,7 +144,9 @@ class Generator(Protocol):
 class MetadataStore(Protocol):
     """Collections, documents and jobs (SQL). Implemented once with SQLAlchemy for SQLite and PostgreSQL."""
 
-    def create_collection(self, tenant: str, name: str, template: str, description: str = "") -> dict[str, Any]: ...
+    def create_collection(
+        self, tenant: str, name: str, template: str, description: str = "", embedder: str = "default"
+    ) -> dict[str, Any]: ...
 
     def get_collection(self, tenant: str, name: str) -> dict[str, Any]: ...
 

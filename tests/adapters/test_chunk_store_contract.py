@@ -72,9 +72,10 @@ def make_chunks(
 @pytest.fixture(params=["edge", "client"])
 def store(request: pytest.FixtureRequest, tmp_path) -> Iterator:
     if request.param == "edge":
-        s = EdgeChunkStore(tmp_path / "edge", dim=EMB.dim)
+        s = EdgeChunkStore(tmp_path / "edge", dim=EMB.dim, extra_vectors={"dense_use": 32})
     else:
-        s = QdrantServerChunkStore.from_url(":memory:", f"test_{uuid.uuid4().hex[:8]}", dim=EMB.dim)
+        name = f"test_{uuid.uuid4().hex[:8]}"
+        s = QdrantServerChunkStore.from_url(":memory:", name, dim=EMB.dim, extra_vectors={"dense_use": 32})
     s.ensure_ready()
     yield s
     s.close()
@@ -213,8 +214,40 @@ def test_quarantine_flag_round_trips(store) -> None:
     from dataclasses import replace
 
     items = make_chunks(texts=TEXTS[:1])
-    items = [type(items[0])(replace(items[0].chunk, quarantine="asks the model to ignore its instructions"),
-                            items[0].dense, items[0].sparse)]
+    items = [
+        type(items[0])(
+            replace(items[0].chunk, quarantine="asks the model to ignore its instructions"),
+            items[0].dense,
+            items[0].sparse,
+        )
+    ]
     store.upsert(items)
     (chunk,) = store.list_chunks(scope_filter("t1", "c1", None, None))
     assert chunk.quarantine == "asks the model to ignore its instructions"
+
+
+def test_collections_can_use_another_named_dense_vector(store) -> None:
+    """A collection embedded by a second model (e.g. multilingual) lives under its own vector name."""
+    other = HashEmbedder(dim=32, vector_name="dense_use")
+    base = make_chunks(collection="zh", doc="zh-doc")
+    items = [type(it)(it.chunk, tuple(other.embed_query(it.chunk.text)), it.sparse, "dense_use") for it in base]
+    store.upsert(items)
+    store.upsert(make_chunks(collection="en"))
+    flt = scope_filter("t1", "zh", None, None)
+    q = "paid vacation days per year"
+    hits = store.hybrid_search(other.embed_query(q), SPARSE.encode_query(q), flt, 3, 50, using="dense_use")
+    assert hits and "vacation" in hits[0].chunk.text and hits[0].dense_score is not None
+    assert all(h.chunk.collection == "zh" for h in hits)
+    assert "vacation" in store.dense_search(other.embed_query(q), flt, 1, using="dense_use")[0].chunk.text
+
+
+def test_edge_store_adds_a_new_named_vector_to_an_old_shard(tmp_path) -> None:
+    s = EdgeChunkStore(tmp_path / "edge", dim=EMB.dim)
+    s.upsert(make_chunks())
+    s.close()
+    s2 = EdgeChunkStore(tmp_path / "edge", dim=EMB.dim, extra_vectors={"dense_use": 32})
+    other = HashEmbedder(dim=32, vector_name="dense_use")
+    it = make_chunks(collection="zh", doc="z", texts=TEXTS[:1])[0]
+    s2.upsert([type(it)(it.chunk, tuple(other.embed_query(it.chunk.text)), it.sparse, "dense_use")])
+    assert s2.count(scope_filter("t1", None, None, None)) == len(TEXTS) + 1
+    s2.close()
