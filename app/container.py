@@ -124,7 +124,7 @@ def build_services(settings: Settings, embedder: Embedder | None = None) -> Serv
         embedders, sparse, store, r.prefetch_multiplier, rrf_k=r.rrf_k, relevance_floor=r.relevance_floor
     )
     retrieval = RetrievalService(
-        IntentRouter(default_top_k=r.top_k, candidates=r.candidates),
+        IntentRouter(embedder, default_top_k=r.top_k, candidates=r.candidates),
         retriever,
         build_reranker(settings),
         PostFilter(store, relevance_floor=r.relevance_floor),

@@ -218,9 +218,15 @@ class KnowledgeBase:
         return self.retriever.run(self._query(tenant, collection, text, top_k, filters, soft_filters))
 
     def answer(
-        self, tenant: str, collection: str, question: str, top_k: int | None = None, filters: Filter | None = None
+        self,
+        tenant: str,
+        collection: str,
+        question: str,
+        top_k: int | None = None,
+        filters: Filter | None = None,
+        soft_filters: Filter | None = None,
     ) -> Answer:
-        return self.answers.answer(self._query(tenant, collection, question, top_k, filters))
+        return self.answers.answer(self._query(tenant, collection, question, top_k, filters, soft_filters))
 
 
 def _safe_name(filename: str | None) -> str:

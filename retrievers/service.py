@@ -39,6 +39,9 @@ class RetrievalService:
 
     def warm_up(self) -> None:
         self.router.warm_up()
+        warm = getattr(self.recovery, "warm_up", None)
+        if warm is not None:
+            warm()  # loads jieba once, not on the first Chinese query that needs recovery
         if self.reranker is not None:
             self.reranker.warm_up()
 

@@ -32,6 +32,7 @@ class AnswerIn(BaseModel):
     collection: str
     top_k: int | None = Field(None, ge=1, le=1000)
     filters: Filter | None = None
+    soft_filters: Filter | None = Field(None, description="applied first; relaxed when they leave too little")
 
 
 def span(start: int, end: int) -> dict[str, int]:

@@ -20,4 +20,5 @@ def retrieve(body: RetrieveIn, kb: KbDep, tenant: TenantDep) -> dict[str, Any]:
 
 @router.post("/answer")
 def answer(body: AnswerIn, kb: KbDep, tenant: TenantDep) -> dict[str, Any]:
-    return answer_out(kb.answer(tenant, body.collection, body.question, body.top_k, body.filters))
+    a = kb.answer(tenant, body.collection, body.question, body.top_k, body.filters, body.soft_filters)
+    return answer_out(a)
