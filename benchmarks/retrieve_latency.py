@@ -58,11 +58,14 @@ def main() -> None:
                 r = client.post("/v1/retrieve", json=body(queries[i % len(queries)]))
                 lat.append((time.perf_counter() - t) * 1000)
                 r.raise_for_status()
-                server_search.append(r.json()["timings_ms"].get("search", 0.0))
-                server_encode.append(r.json()["timings_ms"].get("encode", 0.0))
+                t_ms = r.json()["timings_ms"]
+                server_search.append(t_ms.get("search_search", t_ms.get("search", 0.0)))
+                # The query is embedded once (the intent router and the retriever share a cached vector).
+                server_encode.append(t_ms.get("search_encode", t_ms.get("encode", 0.0)) + t_ms.get("intent", 0.0))
     finally:
         server.terminate()
         server.wait(timeout=30)
+    without_encode = [a - b for a, b in zip(lat, server_encode, strict=True)]
     print(
         json.dumps(
             {
@@ -72,8 +75,9 @@ def main() -> None:
                 "http_p95_ms": round(percentile(lat, 95), 2),
                 "search_only_p50_ms": round(percentile(server_search, 50), 2),
                 "search_only_p95_ms": round(percentile(server_search, 95), 2),
-        "query_encode_p50_ms": round(percentile(server_encode, 50), 2),
-        "excluding_query_embedding_p50_ms": round(percentile([a - b for a, b in zip(lat, server_encode)], 50), 2),
+                "query_encode_p50_ms": round(percentile(server_encode, 50), 2),
+                "excluding_query_embedding_p50_ms": round(percentile(without_encode, 50), 2),
+                "excluding_query_embedding_p95_ms": round(percentile(without_encode, 95), 2),
             },
             indent=2,
         )
