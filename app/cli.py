@@ -183,13 +183,24 @@ def cmd_eval_retrieval(a: argparse.Namespace) -> int:
     svc = _services()
     tenant = svc.settings.default_tenant
     embedder = svc.kb.get_collection(tenant, a.collection).get("embedder") or "default"
-    mode = RetrievalMode(a.mode)
+    mode = RetrievalMode("hybrid" if a.mode == "rerank" else a.mode)
+
+    reranker = None
+    if a.mode == "rerank":
+        from app.container import build_reranker
+
+        reranker = svc.retrieval.reranker or build_reranker(svc.settings, "feature")
+        reranker.warm_up()
 
     def search(text: str) -> list[str]:
         from app.core.domain import Query
 
-        r = svc.retriever.run(Query(text, a.collection, tenant, top_k=a.depth, embedder=embedder), mode=mode)
-        return [c.chunk.external_id for c in r.chunks]
+        q = Query(text, a.collection, tenant, top_k=a.depth, embedder=embedder)
+        chunks = list(svc.retriever.run(q, mode=mode, floor=reranker is None).chunks)
+        if reranker is not None:
+            depth = int(getattr(reranker, "depth", 50))
+            chunks = reranker.rerank(text, chunks[:depth]) + chunks[depth:]
+        return [c.chunk.external_id for c in chunks]
 
     def progress(i: int, n: int) -> None:
         if not a.json and (i % 50 == 0 or i == n):
@@ -257,7 +268,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--collection", "-c", required=True)
     s.add_argument("--queries", required=True)
     s.add_argument("--qrels", required=True)
-    s.add_argument("--mode", choices=["hybrid", "dense", "sparse"], default="hybrid")
+    s.add_argument(
+        "--mode",
+        choices=["hybrid", "dense", "sparse", "rerank"],
+        default="hybrid",
+        help="rerank = hybrid first pass, learned reranker over its top 50",
+    )
     s.add_argument("--depth", type=int, default=100, help="chunks retrieved per query")
     s.add_argument("--limit", type=int, default=0, help="evaluate only the first N judged queries")
     s.add_argument("--json", action="store_true")

@@ -152,11 +152,12 @@ def build_services(settings: Settings, embedder: Embedder | None = None) -> Serv
     return Services(settings, metadata, store, embedder, pipeline, runner, retriever, retrieval, answers, kb)
 
 
-def build_reranker(settings: Settings) -> Reranker | None:
-    if settings.retrieval.reranker == "none":
+def build_reranker(settings: Settings, name: str | None = None) -> Reranker | None:
+    name = name or settings.retrieval.reranker
+    if name == "none":
         return None
-    if settings.retrieval.reranker == "feature":
+    if name == "feature":
         from retrievers.rerank import FeatureReranker
 
         return FeatureReranker()
-    raise InvalidInputError(f"unknown reranker {settings.retrieval.reranker!r}; valid: feature, none", "reranker")
+    raise InvalidInputError(f"unknown reranker {name!r}; valid: feature, none", "reranker")

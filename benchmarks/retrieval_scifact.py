@@ -19,7 +19,7 @@ def main() -> None:
     data_dir = require(OUT / "scifact")
     env = {**os.environ, "GROUNDED_DATA_DIR": str(data_dir)}
     rows = {}
-    for mode in ("dense", "sparse", "hybrid"):
+    for mode in ("dense", "sparse", "hybrid", "rerank"):
         cmd = [
             sys.executable,
             "-m",

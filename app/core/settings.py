@@ -27,7 +27,7 @@ class RetrievalSettings(BaseModel):
     relevance_floor: float = Field(0.25, ge=-1, le=1, description="chunks whose dense cosine is below are dropped")
     bm25_avg_len: float = Field(120.0, gt=0, description="average chunk length in tokens, for BM25 length norm")
     candidates: int = Field(50, ge=1, le=1000, description="first-pass depth that is reranked and post-filtered")
-    reranker: str = Field("none", description="feature (learned, committed model) | none")
+    reranker: str = Field("none", description="none | feature (learned on SciFact; opt-in, see README)")
 
 
 class AnswerSettings(BaseModel):
