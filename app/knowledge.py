@@ -133,7 +133,14 @@ class KnowledgeBase:
             doc_ids.extend(ids)
             entries.append(new_file_entry(name, ids))
             specs.append(
-                {"path": str(dest), "filename": name, "template": template, "metadata": meta, "acl_groups": acl}
+                {
+                    "path": str(dest),
+                    "filename": name,
+                    "template": template,
+                    "metadata": meta,
+                    "acl_groups": acl,
+                    "embedder": coll.get("embedder") or "default",
+                }
             )
         if not entries:
             raise InvalidInputError("no files in the upload (multipart field 'files')", "files")

@@ -151,8 +151,14 @@ def test_multilingual_collection_answers_chinese_with_use(tmp_path) -> None:
                     break
                 time.sleep(0.1)
             assert job["status"] == "succeeded", job
-            r = c.post("/v1/retrieve", json={"query": "我一年可以休几天假？", "collection": "zh", "top_k": 3})
-            assert r.json()["chunks"][0]["external_id"] == "leave.md"
+            q = {"query": "我一年可以休几天假？", "collection": "zh", "top_k": 3}
+            top = c.post("/v1/retrieve", json=q).json()["chunks"][0]
+            # The dense leg must have searched USE vectors: a dense score is present (BM25 alone would not give one).
+            assert top["external_id"] == "leave.md" and top["scores"]["dense"] is not None
+            assert top["scores"]["dense"] > 0.3
+            # The same question, worded with no character in common with the document, is found by meaning.
+            q = {"query": "How many vacation days per year?", "collection": "zh", "top_k": 1}
+            assert c.post("/v1/retrieve", json=q).json()["chunks"][0]["external_id"] == "leave.md"
             r = c.post("/v1/collections", json={"name": "bad", "embedder": "nope"})
             assert r.status_code == 422 and "multilingual" in r.text
     finally:

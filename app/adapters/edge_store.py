@@ -17,6 +17,7 @@ from app.adapters.qdrant_common import (
     QdrantModels,
     chunk_to_payload,
     document_filter,
+    meta_index_kinds,
     payload_to_chunk,
     scored_chunks,
     stale_filter,
@@ -37,6 +38,7 @@ EDGE_MODELS = QdrantModels(
     range=q.RangeFloat,
 )
 _INDEX_TYPES = {
+    "bool": q.PayloadSchemaType.Bool,
     "keyword": q.PayloadSchemaType.Keyword,
     "float": q.PayloadSchemaType.Float,
     "integer": q.PayloadSchemaType.Integer,
@@ -62,6 +64,7 @@ class EdgeChunkStore:
         self.vectors = {DENSE: dim, **(extra_vectors or {})}
         self._lock = threading.RLock()
         self._shard: Any = None
+        self._indexed: set[str] = set()
 
     def ensure_ready(self) -> None:
         with self._lock:
@@ -85,10 +88,14 @@ class EdgeChunkStore:
                         self._shard.update(q.UpdateOperation.create_dense_vector(name, size, q.Distance.Cosine))
                     except Exception as e:  # already there
                         log.debug("dense vector %s: %s", name, e)
-            existing = set(self._shard.info().payload_schema)
-            for name, kind in PAYLOAD_INDEXES.items():
-                if name not in existing:
-                    self._shard.update(q.UpdateOperation.create_field_index(name, _INDEX_TYPES[kind]))
+            self._indexed = set(self._shard.info().payload_schema)
+            self._ensure_indexes(PAYLOAD_INDEXES)
+
+    def _ensure_indexes(self, kinds: dict[str, str]) -> None:
+        for name, kind in kinds.items():
+            if name not in self._indexed:
+                self._shard.update(q.UpdateOperation.create_field_index(name, _INDEX_TYPES[kind]))
+                self._indexed.add(name)
 
     @property
     def shard(self) -> Any:
@@ -116,6 +123,7 @@ class EdgeChunkStore:
         try:
             with self._lock:
                 self.shard.update(q.UpdateOperation.upsert_points(points))
+                self._ensure_indexes(meta_index_kinds([it.chunk for it in items]))
         except Exception as e:
             raise StoreError(f"upsert failed: {e}") from e
 

@@ -17,6 +17,7 @@ from app.adapters.qdrant_common import (
     QdrantModels,
     chunk_to_payload,
     document_filter,
+    meta_index_kinds,
     payload_to_chunk,
     scored_chunks,
     stale_filter,
@@ -37,6 +38,7 @@ CLIENT_MODELS = QdrantModels(
     range=m.Range,
 )
 _INDEX_TYPES = {
+    "bool": m.PayloadSchemaType.BOOL,
     "keyword": m.PayloadSchemaType.KEYWORD,
     "float": m.PayloadSchemaType.FLOAT,
     "integer": m.PayloadSchemaType.INTEGER,
@@ -63,6 +65,8 @@ class QdrantServerChunkStore:
         self.name = collection
         self.dim = dim
         self._ready = False
+        self._indexed: set[str] = set()
+        self._local = getattr(client, "_client", None).__class__.__name__ == "QdrantLocal"
         self._lock = threading.Lock()
 
     @classmethod
@@ -94,11 +98,17 @@ class QdrantServerChunkStore:
                         },
                         sparse_vectors_config={SPARSE: m.SparseVectorParams(modifier=m.Modifier.IDF)},
                     )
-                    for field, kind in PAYLOAD_INDEXES.items():
-                        self.client.create_payload_index(self.name, field, _INDEX_TYPES[kind])
+                    self._ensure_indexes(PAYLOAD_INDEXES)
             except Exception as e:
                 raise StoreError(f"cannot prepare Qdrant collection {self.name!r}: {e}") from e
             self._ready = True
+
+    def _ensure_indexes(self, kinds: dict[str, str]) -> None:
+        for field, kind in kinds.items():
+            if field not in self._indexed:
+                if not self._local:  # qdrant-client's local mode has no payload indexes (and warns)
+                    self.client.create_payload_index(self.name, field, _INDEX_TYPES[kind])
+                self._indexed.add(field)
 
     def _filter(self, flt: Filter) -> m.Filter:
         return to_qdrant_filter(flt, CLIENT_MODELS)
@@ -120,6 +130,7 @@ class QdrantServerChunkStore:
         ]
         try:
             self.client.upsert(self.name, points=points, wait=True)
+            self._ensure_indexes(meta_index_kinds([it.chunk for it in items]))
         except Exception as e:
             raise StoreError(f"upsert failed: {e}") from e
 

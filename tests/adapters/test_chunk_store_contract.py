@@ -251,3 +251,11 @@ def test_edge_store_adds_a_new_named_vector_to_an_old_shard(tmp_path) -> None:
     s2.upsert([type(it)(it.chunk, tuple(other.embed_query(it.chunk.text)), it.sparse, "dense_use")])
     assert s2.count(scope_filter("t1", None, None, None)) == len(TEXTS) + 1
     s2.close()
+
+
+def test_edge_store_indexes_user_metadata_as_it_arrives(tmp_path) -> None:
+    s = EdgeChunkStore(tmp_path / "edge", dim=EMB.dim)
+    s.upsert(make_chunks(meta={"year": 2021, "tags": ["hr"], "draft": False}))
+    schema = s.shard.info().payload_schema
+    assert {"meta.year", "meta.tags", "meta.draft", "tenant", "collection"} <= set(schema)
+    s.close()
