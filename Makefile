@@ -37,9 +37,14 @@ fix: install
 	$(BIN)/ruff format app ingest retrievers eval tests benchmarks
 
 bench: install
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python benchmarks/ingest_scifact.py
 	$(BIN)/python benchmarks/retrieval_scifact.py
 	$(BIN)/python benchmarks/retrieve_latency.py
+	$(BIN)/python benchmarks/rerank_scifact.py
+	$(BIN)/python benchmarks/retrieval_cmrc.py
+	$(BIN)/python benchmarks/latency_100k.py
+	$(BIN)/python benchmarks/llamaindex_baseline.py
 
 clean:
 	rm -rf $(VENV) data bench-out .pytest_cache
