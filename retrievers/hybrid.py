@@ -60,9 +60,11 @@ class HybridRetriever:
         floor: float | None | bool = True,
         weights: tuple[float, float] | None = None,
         fusion: str = "rrf",
+        prefetch: int | None = None,
     ) -> Retrieval:
         """Args: `mode` overrides the constructor's leg choice; `floor=False` disables the relevance floor;
-        `weights` (dense, sparse) weight the legs in RRF; `fusion` is "rrf" or "dbsf"."""
+        `weights` (dense, sparse) weight the legs in RRF; `fusion` is "rrf" or "dbsf"; `prefetch` sets each leg's depth
+        (default: max(min_prefetch, top_k × prefetch_multiplier))."""
         mode = RetrievalMode(mode or self.mode)
         flt = build_filter(query)
         timings: dict[str, float] = {}
@@ -75,7 +77,11 @@ class HybridRetriever:
         sparse = self.sparse.encode_query(query.text) if mode != RetrievalMode.DENSE else None
         timings["encode"] = _ms(t)
         t = time.perf_counter()
-        prefetch = max(self.min_prefetch, query.top_k * self.prefetch_multiplier)
+        prefetch = (
+            max(prefetch or 0, query.top_k, self.min_prefetch)
+            if prefetch
+            else max(self.min_prefetch, query.top_k * self.prefetch_multiplier)
+        )
         if mode == RetrievalMode.HYBRID:
             assert dense is not None and sparse is not None
             hits = self.store.hybrid_search(

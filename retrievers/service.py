@@ -74,17 +74,23 @@ class RetrievalService:
     def search(self, query: Query, plan: RetrievalPlan, timings: dict[str, float] | None) -> PassResult:
         """One pass: hybrid candidates → rerank → post-filters. Recovery calls this with rewritten queries."""
         t = time.perf_counter()
+        reranking = plan.rerank and self.reranker is not None
+        # Without a reranker the candidates only feed the post-filters (dedup, MMR, caps): 3× top_k is plenty, and
+        # every candidate costs payload transfer and a cosine on the latency path.
+        depth = plan.candidates if reranking else min(plan.candidates, max(3 * plan.top_k, 20))
         first = self.retriever.run(
-            replace(query, top_k=max(plan.candidates, plan.top_k)),
+            replace(query, top_k=max(depth, plan.top_k)),
             floor=False,
             weights=(plan.dense_weight, plan.sparse_weight),
             fusion=plan.fusion,
+            # The candidate depth already over-fetches for top_k: each leg goes as deep as the candidates, not 4×.
+            prefetch=max(depth, plan.top_k, 50),
         )
         candidates = list(first.chunks)
         if timings is not None:
             timings.update({f"search_{k}": v for k, v in first.timings_ms.items()})
             timings["first_pass"] = _ms(t)
-        if plan.rerank and self.reranker is not None and candidates:
+        if reranking and self.reranker is not None and candidates:
             t = time.perf_counter()
             candidates = self.reranker.rerank(query.text, candidates)
             if timings is not None:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 
 from app.api.deps import KbDep, TenantDep
 from app.api.schemas import AnswerIn, RetrieveIn, answer_out, retrieval_out
@@ -12,13 +11,17 @@ from app.api.schemas import AnswerIn, RetrieveIn, answer_out, retrieval_out
 router = APIRouter(prefix="/v1", tags=["query"])
 
 
-@router.post("/retrieve")
-def retrieve(body: RetrieveIn, kb: KbDep, tenant: TenantDep) -> dict[str, Any]:
+# These are the hot paths: the mappers already build plain JSON values, so they go straight to JSONResponse
+# instead of through FastAPI's generic response validation and encoding of a dict[str, Any].
+
+
+@router.post("/retrieve", response_model=None)
+def retrieve(body: RetrieveIn, kb: KbDep, tenant: TenantDep) -> JSONResponse:
     r = kb.retrieve(tenant, body.collection, body.query, body.top_k, body.filters, body.soft_filters)
-    return retrieval_out(r, explain=body.explain)
+    return JSONResponse(retrieval_out(r, explain=body.explain))
 
 
-@router.post("/answer")
-def answer(body: AnswerIn, kb: KbDep, tenant: TenantDep) -> dict[str, Any]:
+@router.post("/answer", response_model=None)
+def answer(body: AnswerIn, kb: KbDep, tenant: TenantDep) -> JSONResponse:
     a = kb.answer(tenant, body.collection, body.question, body.top_k, body.filters, body.soft_filters)
-    return answer_out(a)
+    return JSONResponse(answer_out(a))
