@@ -145,8 +145,12 @@ class TestBadInput:
         r = upload(
             client,
             "mix",
-            [("good.txt", b"A perfectly fine document about refunds."), ("empty.txt", b""),
-             ("x.exe", b"MZ\x90\x00"), ("fake.pdf", b"this is not a pdf at all")],
+            [
+                ("good.txt", b"A perfectly fine document about refunds."),
+                ("empty.txt", b""),
+                ("x.exe", b"MZ\x90\x00"),
+                ("fake.pdf", b"this is not a pdf at all"),
+            ],
         )
         assert len(r["document_ids"]) == 1 and {x["filename"] for x in r["rejected"]} >= {"empty.txt", "x.exe"}
         job = wait_job(client, r["job_id"])
@@ -181,8 +185,11 @@ class TestBadInput:
 
     def test_malformed_metadata_and_missing_files(self, client) -> None:
         client.post("/v1/collections", json={"name": "m"})
-        r = client.post("/v1/collections/m/documents", files=[("files", ("a.txt", io.BytesIO(b"hi")))],
-                        data={"metadata": "{not json"})
+        r = client.post(
+            "/v1/collections/m/documents",
+            files=[("files", ("a.txt", io.BytesIO(b"hi")))],
+            data={"metadata": "{not json"},
+        )
         assert r.status_code == 422 and r.json()["field"] == "metadata"
         assert client.post("/v1/collections/m/documents").status_code == 422
 
