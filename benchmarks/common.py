@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
+import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -32,3 +36,28 @@ def scifact_settings(data_dir: Path):
     from app.core.settings import Settings
 
     return Settings(data_dir=data_dir, env="test")
+
+
+@contextlib.contextmanager
+def serving(data_dir: Path, port: int, extra_env: dict[str, str] | None = None, timeout: float = 30) -> Iterator:
+    """Start `grounded serve` on loopback against `data_dir`, yield an httpx client once /readyz answers, stop it."""
+    import httpx
+
+    env = {**os.environ, "GROUNDED_DATA_DIR": str(data_dir), **(extra_env or {})}
+    cmd = [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    server = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=timeout) as client:
+            for _ in range(240):
+                try:
+                    if client.get("/readyz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.5)
+            else:
+                sys.exit("server did not become ready")
+            yield client
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -22,15 +22,12 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 
-import httpx
 import numpy as np
-from common import OUT, REPO, SCIFACT, peak_rss_mb, require, scifact_settings
+from common import OUT, SCIFACT, peak_rss_mb, require, scifact_settings, serving
 
 from eval.retrieval import percentile
 
@@ -146,50 +143,34 @@ def _encode_ms(timings: dict) -> float:
 
 
 def http_latency(data_dir: Path, queries: list[str], port: int, torch_threads: int) -> dict:
-    env = {**os.environ, "GROUNDED_DATA_DIR": str(data_dir), "GROUNDED_MODELS__TORCH_THREADS": str(torch_threads)}
-    cmd = [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    server = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     out: dict = {}
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
-            for _ in range(240):
-                try:
-                    if client.get("/readyz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.5)
-            else:
-                sys.exit("server did not become ready")
-            for label, filters in (("scoped", None), ("filtered", USER_FILTER)):
-                body = lambda q, f=filters: {"query": q, "collection": "scifact", "top_k": 10, "filters": f}  # noqa: E731
-                for q in queries[:20]:
-                    client.post("/v1/retrieve", json=body(q)).raise_for_status()
-                total, timings = [], []
-                for q in queries:
-                    t = time.perf_counter()
-                    r = client.post("/v1/retrieve", json=body(q))
-                    total.append((time.perf_counter() - t) * 1000)
-                    r.raise_for_status()
-                    timings.append(r.json().get("timings_ms", {}))
-                minus = [a - _encode_ms(tm) for a, tm in zip(total, timings, strict=True)]
-                # The intent router may embed the query a second time (prototype path): subtract that too.
-                minus_all = [m - float(tm.get("intent", 0.0)) for m, tm in zip(minus, timings, strict=True)]
-                keys = sorted({k for tm in timings for k in tm})
-                out[label] = {
-                    "requests": len(total),
-                    "total_p50_ms": round(percentile(total, 50), 2),
-                    "total_p95_ms": round(percentile(total, 95), 2),
-                    "minus_encode_p50_ms": round(percentile(minus, 50), 2),
-                    "minus_encode_p95_ms": round(percentile(minus, 95), 2),
-                    "minus_encode_and_intent_p50_ms": round(percentile(minus_all, 50), 2),
-                    "minus_encode_and_intent_p95_ms": round(percentile(minus_all, 95), 2),
-                    "server_p50_ms": {k: round(percentile([tm[k] for tm in timings if k in tm], 50), 2) for k in keys},
-                    "share_with_recovery": round(sum("recovery" in tm for tm in timings) / len(timings), 3),
-                }
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    with serving(data_dir, port, {"GROUNDED_MODELS__TORCH_THREADS": str(torch_threads)}, timeout=60) as client:
+        for label, filters in (("scoped", None), ("filtered", USER_FILTER)):
+            body = lambda q, f=filters: {"query": q, "collection": "scifact", "top_k": 10, "filters": f}  # noqa: E731
+            for q in queries[:20]:
+                client.post("/v1/retrieve", json=body(q)).raise_for_status()
+            total, timings = [], []
+            for q in queries:
+                t = time.perf_counter()
+                r = client.post("/v1/retrieve", json=body(q))
+                total.append((time.perf_counter() - t) * 1000)
+                r.raise_for_status()
+                timings.append(r.json().get("timings_ms", {}))
+            minus = [a - _encode_ms(tm) for a, tm in zip(total, timings, strict=True)]
+            # The intent router may embed the query a second time (prototype path): subtract that too.
+            minus_all = [m - float(tm.get("intent", 0.0)) for m, tm in zip(minus, timings, strict=True)]
+            keys = sorted({k for tm in timings for k in tm})
+            out[label] = {
+                "requests": len(total),
+                "total_p50_ms": round(percentile(total, 50), 2),
+                "total_p95_ms": round(percentile(total, 95), 2),
+                "minus_encode_p50_ms": round(percentile(minus, 50), 2),
+                "minus_encode_p95_ms": round(percentile(minus, 95), 2),
+                "minus_encode_and_intent_p50_ms": round(percentile(minus_all, 50), 2),
+                "minus_encode_and_intent_p95_ms": round(percentile(minus_all, 95), 2),
+                "server_p50_ms": {k: round(percentile([tm[k] for tm in timings if k in tm], 50), 2) for k in keys},
+                "share_with_recovery": round(sum("recovery" in tm for tm in timings) / len(timings), 3),
+            }
     return out
 
 

@@ -10,13 +10,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import sys
 import time
 
-import httpx
-from common import OUT, REPO, SCIFACT, require
+from common import OUT, SCIFACT, require, serving
 
 from eval.retrieval import percentile
 
@@ -29,42 +25,20 @@ def main() -> None:
     args = ap.parse_args()
     data_dir = require(OUT / "scifact")
     queries = [json.loads(line)["text"] for line in open(require(SCIFACT / "queries_train.jsonl"))]
-    env = {**os.environ, "GROUNDED_DATA_DIR": str(data_dir)}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(args.port)],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{args.port}"
-    try:
-        with httpx.Client(base_url=url, timeout=30) as client:
-            for _ in range(120):
-                try:
-                    if client.get("/readyz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.5)
-            else:
-                sys.exit("server did not become ready")
-            body = lambda q: {"query": q, "collection": "scifact", "top_k": args.top_k}  # noqa: E731
-            for q in queries[:20]:  # warm-up
-                client.post("/v1/retrieve", json=body(q))
-            lat, server_search, server_encode = [], [], []
-            for i in range(args.requests):
-                t = time.perf_counter()
-                r = client.post("/v1/retrieve", json=body(queries[i % len(queries)]))
-                lat.append((time.perf_counter() - t) * 1000)
-                r.raise_for_status()
-                t_ms = r.json()["timings_ms"]
-                server_search.append(t_ms.get("search_search", t_ms.get("search", 0.0)))
-                # The query is embedded once (the intent router and the retriever share a cached vector).
-                server_encode.append(t_ms.get("search_encode", t_ms.get("encode", 0.0)) + t_ms.get("intent", 0.0))
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    with serving(data_dir, args.port) as client:
+        body = lambda q: {"query": q, "collection": "scifact", "top_k": args.top_k}  # noqa: E731
+        for q in queries[:20]:  # warm-up
+            client.post("/v1/retrieve", json=body(q))
+        lat, server_search, server_encode = [], [], []
+        for i in range(args.requests):
+            t = time.perf_counter()
+            r = client.post("/v1/retrieve", json=body(queries[i % len(queries)]))
+            lat.append((time.perf_counter() - t) * 1000)
+            r.raise_for_status()
+            t_ms = r.json()["timings_ms"]
+            server_search.append(t_ms.get("search_search", t_ms.get("search", 0.0)))
+            # The query is embedded once (the intent router and the retriever share a cached vector).
+            server_encode.append(t_ms.get("search_encode", t_ms.get("encode", 0.0)) + t_ms.get("intent", 0.0))
     without_encode = [a - b for a, b in zip(lat, server_encode, strict=True)]
     print(
         json.dumps(
