@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -55,8 +56,11 @@ class EdgeChunkStore:
         hits = store.hybrid_search(dense, sparse, scope_filter("default", "docs", None, None), 5, 50)
     """
 
-    def __init__(self, path: Path, dim: int, extra_vectors: dict[str, int] | None = None) -> None:
-        """Args: `dim` of the default dense vector; `extra_vectors` other named dense vectors (name → dim)."""
+    def __init__(
+        self, path: Path, dim: int, extra_vectors: dict[str, int] | None = None, optimize_after: int = 20_000
+    ) -> None:
+        """Args: `dim` of the default dense vector; `extra_vectors` other named dense vectors (name → dim);
+        `optimize_after` points written since the last optimisation start one in the background (0 = never)."""
         if dim <= 0 or any(d <= 0 for d in (extra_vectors or {}).values()):
             raise ValueError("dim must be positive")
         self.path = Path(path)
@@ -65,6 +69,9 @@ class EdgeChunkStore:
         self._lock = threading.RLock()
         self._shard: Any = None
         self._indexed: set[str] = set()
+        self.optimize_after = optimize_after
+        self._written = 0
+        self._optimizer: threading.Thread | None = None
 
     def ensure_ready(self) -> None:
         with self._lock:
@@ -124,6 +131,7 @@ class EdgeChunkStore:
             with self._lock:
                 self.shard.update(q.UpdateOperation.upsert_points(points))
                 self._ensure_indexes(meta_index_kinds([it.chunk for it in items]))
+                self._written += len(points)
         except Exception as e:
             raise StoreError(f"upsert failed: {e}") from e
 
@@ -131,6 +139,31 @@ class EdgeChunkStore:
         with self._lock:
             if self._shard is not None:
                 self._shard.flush()
+        if self.optimize_after and self._written >= self.optimize_after:
+            self.optimize(background=True)
+
+    def optimize(self, background: bool = False) -> bool:
+        """Build HNSW and payload-index structures for what was written (Qdrant's segment optimisers).
+
+        Appendable segments are searched exactly; after optimisation a scoped search at 100k chunks went from
+        26 ms to 6 ms p50 (benchmarks/latency_100k.py). Searches keep working meanwhile. Returns whether an
+        optimisation ran (or, in the background, was started).
+        """
+        if background:
+            if self._optimizer is not None and self._optimizer.is_alive():
+                return False
+            self._optimizer = threading.Thread(target=self.optimize, name="qdrant-optimize", daemon=True)
+            self._optimizer.start()
+            return True
+        self._written = 0
+        t = time.perf_counter()
+        try:
+            changed = bool(self.shard.optimize())
+        except Exception as e:
+            log.warning("qdrant-edge optimisation failed: %s", e)
+            return False
+        log.info("qdrant-edge optimised in %.1f s (changed: %s)", time.perf_counter() - t, changed)
+        return changed
 
     def delete_document(self, tenant: str, document_id: str, keep_doc_hash: str | None = None) -> None:
         flt = self._filter(document_filter(tenant, document_id, keep_doc_hash))
@@ -225,6 +258,8 @@ class EdgeChunkStore:
         return int(self.shard.count(q.CountRequest(exact=True, filter=self._filter(flt))))
 
     def close(self) -> None:
+        if self._optimizer is not None and self._optimizer.is_alive():
+            self._optimizer.join()  # closing mid-optimisation would leave the work half done
         with self._lock:
             if self._shard is not None:
                 self._shard.flush()

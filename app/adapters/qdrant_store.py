@@ -137,6 +137,10 @@ class QdrantServerChunkStore:
     def flush(self) -> None:
         """The server persists on its own; nothing to do."""
 
+    def optimize(self, background: bool = False) -> bool:
+        """A Qdrant server runs its optimisers itself."""
+        return False
+
     def _delete(self, flt: Filter) -> None:
         self.ensure_ready()
         try:

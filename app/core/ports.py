@@ -104,6 +104,10 @@ class ChunkStore(Protocol):
         """Make writes durable (the embedded engine batches its flushes)."""
         ...
 
+    def optimize(self, background: bool = False) -> bool:
+        """Build search structures (HNSW) for recent writes; a server store does this by itself."""
+        ...
+
     def close(self) -> None: ...
 
 

@@ -259,3 +259,21 @@ def test_edge_store_indexes_user_metadata_as_it_arrives(tmp_path) -> None:
     schema = s.shard.info().payload_schema
     assert {"meta.year", "meta.tags", "meta.draft", "tenant", "collection"} <= set(schema)
     s.close()
+
+
+def test_optimize_keeps_every_point_and_search_working(store) -> None:
+    store.upsert(make_chunks())
+    store.optimize()
+    flt = scope_filter("t1", "c1", None, None)
+    assert store.count(flt) == len(TEXTS)
+    assert "vacation" in search(store, "how many vacation days per year", flt)[0].chunk.text
+
+
+def test_edge_store_optimizes_in_the_background_after_enough_writes(tmp_path) -> None:
+    s = EdgeChunkStore(tmp_path / "edge", dim=EMB.dim, optimize_after=3)
+    s.upsert(make_chunks())
+    s.flush()  # 6 points written ≥ 3: an optimisation starts in the background
+    assert s._optimizer is not None
+    s._optimizer.join(timeout=60)
+    assert s._written == 0 and s.count(scope_filter("t1", "c1", None, None)) == len(TEXTS)
+    s.close()
