@@ -86,7 +86,7 @@ def build_store(settings: Settings, dim: int, extra_vectors: dict[str, int] | No
         )
     from app.adapters.edge_store import EdgeChunkStore
 
-    return EdgeChunkStore(settings.index_dir, dim, extra_vectors)
+    return EdgeChunkStore(settings.index_dir, dim, extra_vectors, settings.retrieval.optimize_after)
 
 
 def build_embedders(default: Embedder) -> dict[str, Embedder]:

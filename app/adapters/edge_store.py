@@ -146,8 +146,9 @@ class EdgeChunkStore:
         """Build HNSW and payload-index structures for what was written (Qdrant's segment optimisers).
 
         Appendable segments are searched exactly; after optimisation a scoped search at 100k chunks went from
-        26 ms to 6 ms p50 (benchmarks/latency_100k.py). Searches keep working meanwhile. Returns whether an
-        optimisation ran (or, in the background, was started).
+        42 ms to 5 ms p50 (benchmarks/latency_100k.py). The engine holds searches while it optimises (92 s at 100k
+        chunks on 2 cores), so the store only starts it after a big write (`optimize_after` points, at the end of an
+        ingest job). Returns whether an optimisation ran (or, in the background, was started).
         """
         if background:
             if self._optimizer is not None and self._optimizer.is_alive():

@@ -28,6 +28,9 @@ class RetrievalSettings(BaseModel):
     bm25_avg_len: float = Field(120.0, gt=0, description="average chunk length in tokens, for BM25 length norm")
     candidates: int = Field(50, ge=1, le=1000, description="first-pass depth that is reranked and post-filtered")
     reranker: str = Field("none", description="none | feature (learned on SciFact; opt-in, see README)")
+    optimize_after: int = Field(
+        20_000, ge=0, description="embedded index: points written before HNSW optimisation runs (0 = never)"
+    )
 
 
 class AnswerSettings(BaseModel):
