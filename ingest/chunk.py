@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from app.core.domain import Chunk, ParsedDocument, content_hash, stable_id
+from app.core.domain import Chunk, ParsedDocument, content_hash, json_safe, stable_id
 from app.core.filters import to_timestamp
 from app.core.ports import InjectionDetector
 from ingest.templates import get_template
@@ -74,7 +74,7 @@ class ChunkStage:
                     file_type=doc.file_type,
                     created_at=created,
                     acl_groups=scope.acl_groups,
-                    metadata=_json_safe(scope.metadata or {}),
+                    metadata=json_safe(scope.metadata or {}),
                     quarantine=self.detector.detect(d.text) if self.detector else None,
                 )
             )
@@ -88,7 +88,3 @@ def _timestamp(value: Any) -> float | None:
         return to_timestamp(str(value))
     except ValueError:
         return None
-
-
-def _json_safe(meta: dict[str, Any]) -> dict[str, Any]:
-    return {k: v if isinstance(v, str | int | float | bool | list) or v is None else str(v) for k, v in meta.items()}

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from app.core.domain import Chunk, Document, ParsedDocument, Stage, content_hash, stable_id
+from app.core.domain import Chunk, Document, ParsedDocument, Stage, content_hash, json_safe, stable_id
 from app.core.errors import RejectedFileError
 from app.core.ports import ChunkStore, MetadataStore
 from ingest.chunk import ChunkStage, DocumentScope
@@ -163,7 +163,7 @@ class IngestPipeline:
                     size_bytes=len(doc.text.encode("utf-8")),
                     chunk_count=len(chunks),
                     template=chunks[0].template if chunks else (src.template or self.chunk.default_template),
-                    metadata={**_json_meta(doc.metadata), **src.metadata},
+                    metadata={**json_safe(doc.metadata), **src.metadata},
                     acl_groups=src.acl_groups,
                     created_at=now,
                     updated_at=now,
@@ -193,9 +193,3 @@ def _ms(t: float) -> float:
 def _file_hash(path: str) -> str:
     with open(path, "rb") as f:
         return content_hash(f.read())
-
-
-def _json_meta(meta: dict[str, Any]) -> dict[str, Any]:
-    return {
-        k: v if isinstance(v, str | int | float | bool | list | dict) or v is None else str(v) for k, v in meta.items()
-    }

@@ -17,6 +17,13 @@ def content_hash(data: bytes | str) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
+def json_safe(meta: dict[str, Any]) -> dict[str, Any]:
+    """Metadata values as JSON payload values: scalars, lists and dicts kept, anything else as its string."""
+    return {
+        k: v if isinstance(v, str | int | float | bool | list | dict) or v is None else str(v) for k, v in meta.items()
+    }
+
+
 def stable_id(*parts: str) -> str:
     """Deterministic UUID (as string) from the given parts; the same parts always give the same id."""
     digest = hashlib.sha256("\x1f".join(parts).encode("utf-8")).digest()
