@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from app.answer.generator import ExtractiveGenerator
 from app.answer.service import AnswerService
 from app.core.errors import InvalidInputError
-from app.core.ports import ChunkStore, Embedder, MetadataStore, Reranker
+from app.core.ports import ChunkStore, Embedder, JobRunner, MetadataStore, Reranker
 from app.core.settings import Settings
 from app.knowledge import KnowledgeBase
 from ingest.chunk import ChunkStage
@@ -45,7 +47,7 @@ class Services:
     store: ChunkStore
     embedder: Embedder
     pipeline: IngestPipeline
-    runner: InProcessJobRunner
+    runner: JobRunner
     retriever: HybridRetriever
     retrieval: RetrievalService
     answers: AnswerService
@@ -117,8 +119,9 @@ def build_services(settings: Settings, embedder: Embedder | None = None) -> Serv
         EmbedStage(embedders, sparse, ing.embed_batch_size),
         store,
         metadata,
+        release_original=_releaser(metadata, settings.originals_dir),
     )
-    runner = InProcessJobRunner(pipeline, metadata, workers=settings.job_workers)
+    runner = build_runner(settings, pipeline, metadata)
     r = settings.retrieval
     retriever = HybridRetriever(
         embedders, sparse, store, r.prefetch_multiplier, rrf_k=r.rrf_k, relevance_floor=r.relevance_floor
@@ -150,6 +153,28 @@ def build_services(settings: Settings, embedder: Embedder | None = None) -> Serv
         tuple(embedders),
     )
     return Services(settings, metadata, store, embedder, pipeline, runner, retriever, retrieval, answers, kb)
+
+
+def _releaser(metadata: MetadataStore, originals_dir: Path) -> Callable[[str], None]:
+    """Removes a stored original once no document refers to it; never touches a file outside `originals_dir`."""
+    from app.adapters.originals import remove_original
+
+    root = originals_dir.resolve()
+
+    def release(path: str) -> None:
+        if root in Path(path).resolve().parents and metadata.count_documents_by_source(path) == 0:
+            remove_original(path)
+
+    return release
+
+
+def build_runner(settings: Settings, pipeline: IngestPipeline, metadata: MetadataStore) -> JobRunner:
+    """Celery workers when a broker is configured (the scaled profile), else background threads in this process."""
+    if settings.broker_url:
+        from ingest.celery_app import CeleryJobRunner, create_celery
+
+        return CeleryJobRunner(metadata, create_celery(settings))
+    return InProcessJobRunner(pipeline, metadata, workers=settings.job_workers)
 
 
 def build_reranker(settings: Settings, name: str | None = None) -> Reranker | None:

@@ -22,6 +22,8 @@ from app.core.filters import Filter, eq, scope_filter
 from app.core.ports import ChunkStore, MetadataStore
 from ingest.jobs import new_file_entry
 from ingest.pipeline import document_id_for
+from app.adapters.originals import read_sidecar, remove_original, write_sidecar
+from app.core.metadata_schema import MetadataSchema
 from ingest.templates import get_template
 from retrievers.service import RetrievalService
 
@@ -80,21 +82,37 @@ class KnowledgeBase:
 
     # -- collections -------------------------------------------------------------------------------------------
     def create_collection(
-        self, tenant: str, name: str, template: str = "general", description: str = "", embedder: str = "default"
+        self,
+        tenant: str,
+        name: str,
+        template: str = "general",
+        description: str = "",
+        embedder: str = "default",
+        metadata_schema: dict[str, Any] | None = None,
     ) -> dict:
+        """Create a collection; `metadata_schema` types the user metadata its uploads may carry (see README)."""
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_\-.]{0,63}", name or ""):
             raise InvalidInputError("collection name: 1-64 chars of letters, digits, '_', '-', '.'", "name")
-        get_template(template)
+        check_template(template)
         if embedder not in self.embedder_names:
             valid = ", ".join(sorted(self.embedder_names))
             raise InvalidInputError(f"unknown embedder {embedder!r}; valid: {valid}", "embedder")
-        return self.metadata.create_collection(tenant, name, template, description, embedder)
+        schema = parse_schema(metadata_schema).describe() if metadata_schema is not None else None
+        return self.metadata.create_collection(tenant, name, template, description, embedder, schema)
 
     def list_collections(self, tenant: str) -> list[dict]:
         return self.metadata.list_collections(tenant)
 
     def get_collection(self, tenant: str, name: str) -> dict:
         return self.metadata.get_collection(tenant, name)
+
+    def delete_collection(self, tenant: str, name: str) -> None:
+        """Delete a collection: its chunks and vectors, its document records, its stored originals."""
+        self.metadata.get_collection(tenant, name)
+        self.store.delete_collection(tenant, name)
+        self.store.flush()
+        self.metadata.delete_collection(tenant, name)
+        shutil.rmtree(self.originals_dir / tenant / name, ignore_errors=True)
 
     # -- uploads -----------------------------------------------------------------------------------------------
     def upload(
@@ -105,12 +123,15 @@ class KnowledgeBase:
         metadata: dict[str, Any] | None = None,
         acl_groups: Iterable[str] = (),
         template: str | None = None,
+        template_params: dict[str, Any] | None = None,
     ) -> UploadResult:
         """Store the originals, reject what cannot be ingested, queue one job for the rest."""
         coll = self.metadata.get_collection(tenant, collection)
         template = template or coll["template"]
-        get_template(template)
+        params = check_template(template, template_params)
         meta = _validate_metadata(metadata or {})
+        if coll.get("metadata_schema"):
+            meta = parse_schema(coll["metadata_schema"]).validate_values(meta)
         acl = tuple(sorted({str(g) for g in acl_groups if str(g).strip()}))
         job_id = str(uuid.uuid4())
         folder = self.originals_dir / tenant / collection / job_id
@@ -132,16 +153,17 @@ class KnowledgeBase:
                 continue
             doc_ids.extend(ids)
             entries.append(new_file_entry(name, ids))
-            specs.append(
-                {
-                    "path": str(dest),
-                    "filename": name,
-                    "template": template,
-                    "metadata": meta,
-                    "acl_groups": acl,
-                    "embedder": coll.get("embedder") or "default",
-                }
-            )
+            spec = {
+                "path": str(dest),
+                "filename": name,
+                "template": template,
+                "template_params": params,
+                "metadata": meta,
+                "acl_groups": acl,
+                "embedder": coll.get("embedder") or "default",
+            }
+            write_sidecar(dest, {k: spec[k] for k in ("filename", "metadata", "acl_groups", "template_params")})
+            specs.append(spec)
         if not entries:
             raise InvalidInputError("no files in the upload (multipart field 'files')", "files")
         if not specs:
@@ -149,7 +171,14 @@ class KnowledgeBase:
             codes = {r["code"] for r in rejected}
             status = _STATUS_FOR_CODE.get(codes.pop(), 422) if len(codes) == 1 else 422
             raise UploadRejectedError(rejected, status)
-        # Files rejected up front stay in the job as failed, so one record tells the whole story.
+        job_id = self._queue_job(tenant, collection, job_id, entries, specs)
+        return UploadResult(job_id, doc_ids, rejected)
+
+    def _queue_job(
+        self, tenant: str, collection: str, job_id: str, entries: list[dict], specs: list[dict[str, Any]]
+    ) -> str:
+        """Persist a job (files rejected up front stay in it as failed, so one record tells the whole story) and
+        hand it to the runner."""
         pending = [e for e in entries if e["status"] == "queued"]
         payload_files = iter(specs)
         ordered_specs = [next(payload_files) if e["status"] == "queued" else None for e in entries]
@@ -166,7 +195,55 @@ class KnowledgeBase:
             }
         )
         self.submit(job_id, tenant)
-        return UploadResult(job_id, doc_ids, rejected)
+        return job_id
+
+    def reindex_collection(
+        self,
+        tenant: str,
+        collection: str,
+        template: str | None = None,
+        template_params: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Re-chunk and re-index every document of a collection from its stored original, e.g. with another
+        template (which becomes the collection's default). Returns the job. Readers keep seeing the old chunks of
+        a document until its new ones are indexed."""
+        coll = self.metadata.get_collection(tenant, collection)
+        template = template or coll["template"]
+        params = check_template(template, template_params)
+        if template != coll["template"]:
+            self.metadata.update_collection(tenant, collection, template=template)
+        sources: dict[str, Document] = {}
+        offset = 0
+        while page := self.metadata.list_documents(tenant, collection, 500, offset):
+            for d in page:
+                if d.source_path:
+                    sources.setdefault(d.source_path, d)
+            offset += len(page)
+        if not sources:
+            raise InvalidInputError(f"collection {collection!r} has no documents with a stored original", "collection")
+        entries, specs = [], []
+        for path, doc in sorted(sources.items()):
+            upload = read_sidecar(path)
+            name = upload.get("filename") or doc.filename
+            if not Path(path).exists():
+                entries.append(new_file_entry(name, [doc.id], ("missing_original", f"stored original {path} is gone")))
+                continue
+            entries.append(new_file_entry(name, [doc.id]))
+            specs.append(
+                {
+                    "path": path,
+                    "filename": name,
+                    "template": template,
+                    "template_params": params,
+                    "metadata": upload.get("metadata") or {},
+                    "acl_groups": list(upload.get("acl_groups") or doc.acl_groups),
+                    "embedder": coll.get("embedder") or "default",
+                }
+            )
+        if not specs:
+            raise InvalidInputError("no stored original of this collection is left to re-index", "collection")
+        job_id = self._queue_job(tenant, collection, str(uuid.uuid4()), entries, specs)
+        return self.metadata.get_job(tenant, job_id)
 
     def get_job(self, tenant: str, job_id: str) -> dict:
         return self.metadata.get_job(tenant, job_id)
@@ -185,11 +262,14 @@ class KnowledgeBase:
         return self.store.list_chunks(flt, limit, offset)
 
     def delete_document(self, tenant: str, document_id: str) -> None:
-        """Chunks first, then the record: a failure in between leaves a record to retry the delete from."""
+        """Chunks (and their vectors) first, then the record, then the stored original once no other document of
+        the same file (a corpus) refers to it: a failure in between leaves a record to retry the delete from."""
         doc = self.metadata.get_document(tenant, document_id)
         self.store.delete_document(tenant, doc.id)
         self.store.flush()
         self.metadata.delete_document(tenant, doc.id)
+        if doc.source_path and self.metadata.count_documents_by_source(doc.source_path) == 0:
+            remove_original(doc.source_path)
 
     def count_chunks(self, tenant: str, collection: str) -> int:
         return self.store.count(scope_filter(tenant, collection, None, None))
@@ -289,3 +369,28 @@ def _validate_metadata(meta: dict[str, Any]) -> dict[str, Any]:
             )
         out[str(k)] = v
     return out
+
+
+def check_template(name: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Validate a template name and its parameters (unknown template → 422 listing the valid ones)."""
+    params = params or {}
+    if not isinstance(params, dict):
+        raise InvalidInputError("template_params must be a JSON object", "template_params")
+    get_template(name)
+    try:
+        get_template(name, **params)
+    except (TypeError, ValueError) as e:
+        raise InvalidInputError(f"template {name!r}: invalid parameters: {e}", "template_params") from e
+    return dict(params)
+
+
+def parse_schema(raw: dict[str, Any]) -> MetadataSchema:
+    """A collection's metadata schema from its JSON form; a bad schema is an input error."""
+    from pydantic import ValidationError
+
+    try:
+        return MetadataSchema.model_validate(raw)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(x) for x in first["loc"])
+        raise InvalidInputError(f"metadata_schema: {where}: {first['msg']}", "metadata_schema") from e

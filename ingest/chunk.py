@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.core.domain import Chunk, ParsedDocument, content_hash, json_safe, stable_id
+from app.core.errors import InvalidInputError
 from app.core.filters import to_timestamp
 from app.core.ports import InjectionDetector
-from ingest.templates import get_template
+from ingest.templates import choose_template, get_template
 
 
 @dataclass(frozen=True)
@@ -46,17 +47,43 @@ class ChunkStage:
         # from generation at retrieval time.
         self.detector = detector
 
-    def run(self, doc: ParsedDocument, scope: DocumentScope, template: str | None = None) -> list[Chunk]:
+    def template_for(self, name: str, params: dict[str, Any] | None = None) -> Any:
+        """Build a template with this stage's size/overlap and the given parameters; bad ones are input errors."""
+        params = dict(params or {})
+        params.setdefault("chunk_size", self.chunk_size)
+        params.setdefault("overlap", self.overlap)
+        try:
+            return get_template(name, **params)
+        except (TypeError, ValueError) as e:
+            raise InvalidInputError(f"template {name!r}: {e}", "template_params") from e
+
+    def choose(self, doc: ParsedDocument, template: str | None = None) -> tuple[str, str | None]:
+        """The template this document is split with, and why when `auto` chose it (None when asked for by name)."""
         name = template or self.default_template
-        drafts = get_template(name, chunk_size=self.chunk_size, overlap=self.overlap).split(doc)
+        if name != "auto":
+            return name, None
+        return choose_template(doc)
+
+    def run(
+        self,
+        doc: ParsedDocument,
+        scope: DocumentScope,
+        template: str | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> list[Chunk]:
+        """Args: `params` are the template's own parameters (validated by `template_for` at upload)."""
+        name, _ = self.choose(doc, template)
+        drafts = self.template_for(name, params).split(doc)
         meta = {**doc.metadata, **(scope.metadata or {})}
         created = _timestamp(meta.get("created_at") or meta.get("modified_at"))
         chunks = []
         for pos, d in enumerate(drafts):
             h = content_hash(d.text)
+            # A variant (e.g. a Q&A pair's question-only entry) is a second index entry for the same text.
+            variant = (str(d.fields["variant"]),) if d.fields.get("variant") else ()
             chunks.append(
                 Chunk(
-                    id=stable_id(scope.tenant, scope.document_id, scope.doc_hash, str(pos), h),
+                    id=stable_id(scope.tenant, scope.document_id, scope.doc_hash, str(pos), h, *variant),
                     document_id=scope.document_id,
                     tenant=scope.tenant,
                     collection=scope.collection,
@@ -76,6 +103,8 @@ class ChunkStage:
                     acl_groups=scope.acl_groups,
                     metadata=json_safe(scope.metadata or {}),
                     quarantine=self.detector.detect(d.text) if self.detector else None,
+                    indexed_text=d.index_text,
+                    fields=json_safe(d.fields),
                 )
             )
         return chunks

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from app.core.domain import JobStatus, Stage
+from app.core.errors import StoreError
 from app.core.ports import MetadataStore
 from ingest.pipeline import FileReport, IngestPipeline, SourceFile
 
@@ -25,61 +26,127 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
-def execute_ingest_job(job_id: str, tenant: str, pipeline: IngestPipeline, metadata: MetadataStore) -> dict[str, Any]:
-    """Run every file of a job through the pipeline, recording per-file results. Returns the final job dict.
+TERMINAL_JOB = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.PARTIAL})
+TERMINAL_FILE = frozenset({"succeeded", "failed"})
 
-    Files already finished (by an earlier, interrupted attempt) are not run again.
+
+class TransientIngestError(Exception):
+    """A file's ingest failed for a reason that may pass (store or database unreachable): retry it, later."""
+
+
+def pending_files(job: dict[str, Any]) -> list[int]:
+    """Indexes of the job's files that have not finished (what a runner still has to execute)."""
+    return [i for i, f in enumerate(job["files"]) if f["status"] not in TERMINAL_FILE]
+
+
+def execute_ingest_file(
+    job_id: str,
+    tenant: str,
+    index: int,
+    pipeline: IngestPipeline,
+    metadata: MetadataStore,
+    raise_transient: bool = False,
+) -> dict[str, Any]:
+    """THE ingest task: run one file of a job through the pipeline and record its result. Every runner calls it.
+
+    Safe to run again (a redelivered message, a resumed job): a finished file is not run twice, and the pipeline
+    skips documents whose content hash is already indexed, with deterministic chunk ids. Updates of one job by
+    several workers are serialised by `MetadataStore.modify_job`.
+
+    Args:
+        raise_transient: raise `TransientIngestError` for store/database faults instead of failing the file, so
+            the runner retries the task with backoff (Celery); otherwise they fail the file like any fault.
+
+    Returns:
+        The job after this file.
     """
     job = metadata.get_job(tenant, job_id)
-    if job["status"] in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.PARTIAL):
+    if job["status"] in TERMINAL_JOB or job["files"][index]["status"] in TERMINAL_FILE:
         return job
-    files: list[dict[str, Any]] = [dict(f) for f in job["files"]]
-    specs: list[dict[str, Any]] = job["payload"]["files"]
-    job = metadata.update_job(job_id, status=JobStatus.RUNNING, started_at=job.get("started_at") or _now())
-    last_write = 0.0
-    for i, spec in enumerate(specs):
-        if files[i]["status"] in ("succeeded", "failed"):
-            continue
-
-        def progress(stage: Stage, counts: dict[str, int], i: int = i) -> None:
-            nonlocal last_write
-            files[i].update(stage=stage.value, **counts)
-            # Throttle writes: a big corpus reports progress thousands of times.
-            if time.monotonic() - last_write > 0.5 or stage in (Stage.PARSING, Stage.DONE):
-                metadata.update_job(job_id, stage=stage.value, files=files, counts=_counts(files))
-                last_write = time.monotonic()
-
-        src = SourceFile(
-            path=spec["path"],
-            filename=spec["filename"],
-            tenant=tenant,
-            collection=job["collection"],
-            template=spec.get("template"),
-            metadata=spec.get("metadata") or {},
-            acl_groups=tuple(spec.get("acl_groups") or ()),
-            embedder=spec.get("embedder"),
-        )
-        try:
-            report = pipeline.run(src, progress)
-        except Exception as e:  # a fault in a stage fails this file, never the whole job
-            log.exception("ingest of %s failed", src.filename)
-            report = FileReport(
-                src.filename, "failed", reason=f"internal error: {type(e).__name__}: {e}", code="internal"
-            )
-        files[i].update(_file_result(report))
-        metadata.update_job(job_id, files=files, counts=_counts(files))
-    failed = sum(f["status"] == "failed" for f in files)
-    status = JobStatus.SUCCEEDED if failed == 0 else JobStatus.FAILED if failed == len(files) else JobStatus.PARTIAL
-    error = None if failed == 0 else f"{failed} of {len(files)} files failed"
-    return metadata.update_job(
+    spec = job["payload"]["files"][index]
+    now = _now()
+    metadata.modify_job(
         job_id,
-        status=status,
-        stage=Stage.DONE.value,
-        files=files,
-        counts=_counts(files),
-        error=error,
-        finished_at=_now(),
+        lambda j: {
+            "status": JobStatus.RUNNING.value,
+            "started_at": j.get("started_at") or now,
+            "files": _set_file(j["files"], index, status="running", stage=Stage.PARSING.value),
+        },
     )
+    last_write = 0.0
+
+    def progress(stage: Stage, counts: dict[str, int]) -> None:
+        nonlocal last_write
+        # Throttle writes: a big corpus reports progress thousands of times.
+        if time.monotonic() - last_write > 0.5 or stage in (Stage.PARSING, Stage.DONE):
+            metadata.modify_job(
+                job_id, lambda j: {"stage": stage.value, "files": _set_file(j["files"], index, stage=stage.value, **counts)}
+            )
+            last_write = time.monotonic()
+
+    src = SourceFile(
+        path=spec["path"],
+        filename=spec["filename"],
+        tenant=tenant,
+        collection=job["collection"],
+        template=spec.get("template"),
+        metadata=spec.get("metadata") or {},
+        acl_groups=tuple(spec.get("acl_groups") or ()),
+        embedder=spec.get("embedder"),
+        template_params=spec.get("template_params") or {},
+    )
+    try:
+        report = pipeline.run(src, progress)
+    except StoreError as e:
+        if raise_transient:
+            raise TransientIngestError(str(e)) from e
+        log.exception("ingest of %s failed", src.filename)
+        report = FileReport(src.filename, "failed", reason=f"store unavailable: {e}", code="store_error")
+    except Exception as e:  # a fault in a stage fails this file, never the whole job
+        log.exception("ingest of %s failed", src.filename)
+        report = FileReport(src.filename, "failed", reason=f"internal error: {type(e).__name__}: {e}", code="internal")
+    return record_file_result(job_id, index, report, metadata)
+
+
+def record_file_result(job_id: str, index: int, report: FileReport, metadata: MetadataStore) -> dict[str, Any]:
+    """Store one file's outcome and, when it was the last file, the job's final status (one locked update)."""
+
+    def change(job: dict[str, Any]) -> dict[str, Any]:
+        return _settle(job | {"files": _set_file(job["files"], index, **_file_result(report))})
+
+    return metadata.modify_job(job_id, change)
+
+
+def _settle(job: dict[str, Any]) -> dict[str, Any]:
+    """The fields to store for a job whose files are as given: counts, and the final status once all finished."""
+    files = job["files"]
+    fields: dict[str, Any] = {"files": files, "counts": _counts(files)}
+    if all(f["status"] in TERMINAL_FILE for f in files) and job["status"] not in TERMINAL_JOB:
+        failed = sum(f["status"] == "failed" for f in files)
+        status = JobStatus.SUCCEEDED if failed == 0 else JobStatus.FAILED if failed == len(files) else JobStatus.PARTIAL
+        fields |= {
+            "status": status.value,
+            "stage": Stage.DONE.value,
+            "error": None if failed == 0 else f"{failed} of {len(files)} files failed",
+            "finished_at": _now(),
+        }
+    return fields
+
+
+def execute_ingest_job(job_id: str, tenant: str, pipeline: IngestPipeline, metadata: MetadataStore) -> dict[str, Any]:
+    """Run every unfinished file of a job, in order, in this thread (the in-process runner). Returns the job."""
+    job = metadata.get_job(tenant, job_id)
+    for index in pending_files(job):
+        job = execute_ingest_file(job_id, tenant, index, pipeline, metadata)
+    if job["status"] not in TERMINAL_JOB:  # every file had finished before (an interrupted settle): settle now
+        job = metadata.modify_job(job_id, _settle)
+    return job
+
+
+def _set_file(files: list[dict[str, Any]], index: int, **fields: Any) -> list[dict[str, Any]]:
+    out = [dict(f) for f in files]
+    out[index].update(fields)
+    return out
 
 
 def _file_result(r: FileReport) -> dict[str, Any]:

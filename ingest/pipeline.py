@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,6 +39,7 @@ class SourceFile:
     metadata: dict[str, Any] = field(default_factory=dict)
     acl_groups: tuple[str, ...] = ()
     embedder: str | None = None  # the collection's dense embedder
+    template_params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -70,12 +71,16 @@ class IngestPipeline:
         store: ChunkStore,
         metadata: MetadataStore,
         batch_chunks: int = 256,
+        release_original: Callable[[str], None] | None = None,
     ) -> None:
+        """Args: `release_original(path)` is called for a stored original that no document may refer to any more
+        (replaced by a newer upload, or an upload that changed nothing); it removes the file if none does."""
         if batch_chunks < 1:
             raise ValueError("batch_chunks must be >= 1")
         self.parse, self.chunk, self.embed = parse, chunk, embed
         self.store, self.metadata = store, metadata
         self.batch_chunks = batch_chunks
+        self.release_original = release_original or (lambda path: None)
 
     def run(self, src: SourceFile, progress: Progress | None = None) -> FileReport:
         notify = progress or (lambda stage, counts: None)
@@ -85,11 +90,13 @@ class IngestPipeline:
         try:
             parsed = self.parse.run(src.path, src.filename).documents
         except RejectedFileError as e:
+            self.release_original(src.path)
             return FileReport(src.filename, "failed", reason=e.reason, code=e.code)
         timings["parsing"] = _ms(t0)
         single = len(parsed) == 1 and parsed[0].external_id == src.filename
         file_hash = _file_hash(src.path) if single else None
         report = _Tally(total=len(parsed))
+        replaced: set[str] = set()
         batch: list[tuple[ParsedDocument, DocumentScope, list[Chunk]]] = []
         pending = 0
         for doc in parsed:
@@ -98,9 +105,12 @@ class IngestPipeline:
             doc_hash = file_hash or content_hash(f"{doc.title}\x1f{doc.text}")
             # Template and user metadata are part of the version: changing either re-indexes.
             doc_hash = content_hash(
-                f"{doc_hash}|{src.template}|{sorted(src.metadata.items())}|{src.acl_groups}|{src.embedder or ''}"
+                f"{doc_hash}|{src.template}|{sorted(src.template_params.items())}|{sorted(src.metadata.items())}|"
+                f"{src.acl_groups}|{src.embedder or ''}"
             )
             existing = self.metadata.find_document(src.tenant, doc_id)
+            if existing and existing.source_path and existing.source_path != src.path:
+                replaced.add(existing.source_path)
             if existing and existing.content_hash == doc_hash and existing.status == "indexed":
                 report.unchanged += 1
                 report.done += 1
@@ -108,8 +118,11 @@ class IngestPipeline:
             scope = DocumentScope(src.tenant, src.collection, doc_id, doc_hash, src.acl_groups, src.metadata)
             notify(Stage.CHUNKING, report.counts())
             t = time.perf_counter()
-            chunks = self.chunk.run(doc, scope, src.template)
+            chosen, why = self.chunk.choose(doc, src.template)
+            chunks = self.chunk.run(doc, scope, chosen, src.template_params)
             timings["chunking"] += _ms(t)
+            if why is not None:  # `auto` records what it picked and why on the document
+                doc = replace(doc, metadata={**doc.metadata, "template_choice": {"template": chosen, "reason": why}})
             batch.append((doc, scope, chunks))
             pending += len(chunks)
             if pending >= self.batch_chunks:
@@ -118,6 +131,8 @@ class IngestPipeline:
         if batch:
             self._flush(batch, src, timings, report, notify)
         self.store.flush()
+        for path in (*replaced, src.path):  # originals no document refers to any more
+            self.release_original(path)
         notify(Stage.DONE, report.counts())
         return FileReport(
             src.filename,
@@ -156,13 +171,14 @@ class IngestPipeline:
                     collection=src.collection,
                     external_id=doc.external_id,
                     filename=src.filename,
+                    source_path=src.path,
                     file_type=doc.file_type,
                     content_hash=scope.doc_hash,
                     status="indexed",
                     title=doc.title,
                     size_bytes=len(doc.text.encode("utf-8")),
                     chunk_count=len(chunks),
-                    template=chunks[0].template if chunks else (src.template or self.chunk.default_template),
+                    template=chunks[0].template if chunks else self.chunk.choose(doc, src.template)[0],
                     metadata={**json_safe(doc.metadata), **src.metadata},
                     acl_groups=src.acl_groups,
                     created_at=now,

@@ -68,3 +68,46 @@ def client(services):
 
     with TestClient(create_app(services.settings, services=services)) as c:
         yield c
+
+
+PG_URL = os.environ.get("GROUNDED_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def pg_engine(url: str, **kw: object):
+    """A SQLAlchemy engine on a postgresql:// URL with the psycopg 3 driver."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    return create_engine(make_url(url).set(drivername="postgresql+psycopg"), **kw)
+
+
+@pytest.fixture(scope="module")
+def pg_database() -> Iterator[str]:
+    """URL (plain postgresql://, as a user would configure it) of a fresh database, dropped at the end; the module
+    is skipped, with the reason, when the server cannot be reached."""
+    import uuid
+
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import OperationalError
+
+    admin_url = make_url(PG_URL).set(database="postgres")
+    admin = pg_engine(
+        admin_url.render_as_string(hide_password=False),
+        isolation_level="AUTOCOMMIT",
+        connect_args={"connect_timeout": 3},
+    )
+    try:
+        conn = admin.connect()
+    except OperationalError as e:
+        admin.dispose()
+        pytest.skip(f"PostgreSQL not reachable at {admin_url}: {e.orig}")
+    name = f"grounded_e2e_{uuid.uuid4().hex[:12]}"
+    with conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

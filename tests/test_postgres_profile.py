@@ -7,58 +7,23 @@ when the server cannot be reached.
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import OperationalError
 
 from tests.api.test_api import demo_files, upload, wait_job
-from tests.conftest import DEMO_DIR, make_services, make_settings
+from tests.conftest import DEMO_DIR, make_services, make_settings, pg_engine
 
 pytestmark = pytest.mark.integration
 
 # The hash embedder scores by shared words: queries close to the documents' wording clear the relevance floor.
 PASSWORD_QUERY = "All accounts must use a password of at least how many characters?"
-PG_URL = os.environ.get("GROUNDED_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-
-
-def _engine(url: str, **kw: object) -> Engine:
-    return create_engine(make_url(url).set(drivername="postgresql+psycopg"), **kw)
-
-
-@pytest.fixture(scope="module")
-def pg_database() -> Iterator[str]:
-    """URL (plain postgresql://, as a user would configure it) of a fresh database, dropped at the end."""
-    admin_url = make_url(PG_URL).set(database="postgres")
-    admin = _engine(
-        admin_url.render_as_string(hide_password=False),
-        isolation_level="AUTOCOMMIT",
-        connect_args={"connect_timeout": 3},
-    )
-    try:
-        conn = admin.connect()
-    except OperationalError as e:
-        admin.dispose()
-        pytest.skip(f"PostgreSQL not reachable at {admin_url}: {e.orig}")
-    name = f"grounded_e2e_{uuid.uuid4().hex[:12]}"
-    with conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin_url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 @pytest.fixture(scope="module")
 def pg(pg_database: str) -> Iterator[Engine]:
     """A direct connection to the service's database, to check what it really stored."""
-    engine = _engine(pg_database)
+    engine = pg_engine(pg_database)
     yield engine
     engine.dispose()
 

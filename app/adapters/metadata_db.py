@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -117,10 +117,17 @@ class SqlMetadataStore:
         """Columns added after a database was created (create_all never alters a table)."""
         from sqlalchemy import inspect, text
 
-        cols = {c["name"] for c in inspect(self._engine).get_columns("collections")}
-        if "embedder" not in cols:
-            with self._engine.begin() as conn:
-                conn.execute(text("ALTER TABLE collections ADD COLUMN embedder VARCHAR NOT NULL DEFAULT 'default'"))
+        added = {
+            ("collections", "embedder"): "VARCHAR NOT NULL DEFAULT 'default'",
+            ("collections", "metadata_schema"): "JSON",
+            ("documents", "source_path"): "VARCHAR NOT NULL DEFAULT ''",
+        }
+        inspector = inspect(self._engine)
+        existing = {t: {c["name"] for c in inspector.get_columns(t)} for t in {t for t, _ in added}}
+        for (table, column), ddl in added.items():
+            if column not in existing[table]:
+                with self._engine.begin() as conn:
+                    conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}"))
 
     def close(self) -> None:
         """Close every pooled connection."""
@@ -143,7 +150,13 @@ class SqlMetadataStore:
     # -- collections -------------------------------------------------------------------------------------------
 
     def create_collection(
-        self, tenant: str, name: str, template: str, description: str = "", embedder: str = "default"
+        self,
+        tenant: str,
+        name: str,
+        template: str,
+        description: str = "",
+        embedder: str = "default",
+        metadata_schema: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Create a collection. Raises ConflictError when the tenant already has one of that name."""
         with self._session(conflict=f"collection already exists: {name}") as s:
@@ -153,6 +166,7 @@ class SqlMetadataStore:
                 template=template,
                 description=description,
                 embedder=embedder,
+                metadata_schema=metadata_schema,
                 created_at=_now(),
             )
             s.add(row)
@@ -178,6 +192,18 @@ class SqlMetadataStore:
             row = self._collection_row(s, tenant, name)
             s.execute(delete(DocumentRow).where(DocumentRow.tenant == tenant, DocumentRow.collection == name))
             s.delete(row)
+
+    def update_collection(self, tenant: str, name: str, **fields: Any) -> dict[str, Any]:
+        """Change `template`, `description` or `metadata_schema`. Raises NotFoundError("collection", name)."""
+        unknown = fields.keys() - {"template", "description", "metadata_schema"}
+        if unknown:
+            raise ValueError(f"update_collection: unknown fields {sorted(unknown)}")
+        with self._session() as s:
+            row = self._collection_row(s, tenant, name)
+            for key, value in fields.items():
+                setattr(row, key, value)
+            s.flush()
+            return _collection(row, self._count_documents(s, tenant, name)[name])
 
     @staticmethod
     def _collection_row(s: Session, tenant: str, name: str) -> CollectionRow:
@@ -243,6 +269,12 @@ class SqlMetadataStore:
         with self._session() as s:
             return [_document(r) for r in s.scalars(stmt)]
 
+    def count_documents_by_source(self, source_path: str) -> int:
+        """How many documents (of any tenant) were indexed from this stored original."""
+        stmt = select(func.count()).select_from(DocumentRow).where(DocumentRow.source_path == source_path)
+        with self._session() as s:
+            return int(s.scalar(stmt) or 0)
+
     def delete_document(self, tenant: str, document_id: str) -> None:
         """Delete the tenant's document. Raises NotFoundError("document", id)."""
         with self._session() as s:
@@ -294,6 +326,30 @@ class SqlMetadataStore:
             for key, value in fields.items():
                 setattr(row, key, _job_value(key, value))
             row.updated_at = _now()
+            s.flush()
+            return _job(row)
+
+    def modify_job(self, job_id: str, change: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
+        """Read-modify-write one job under a row lock: `change(job)` returns the fields to set (JOB_UPDATABLE).
+
+        Workers in several processes update different files of one job; the lock (SELECT … FOR UPDATE on
+        PostgreSQL, BEGIN IMMEDIATE on SQLite) keeps their updates from overwriting each other.
+
+        Raises:
+            NotFoundError: no job has this id.
+        """
+        with self._session() as s:
+            row = s.get(JobRow, job_id, with_for_update=True)
+            if row is None:
+                raise NotFoundError("job", job_id)
+            fields = change(_job(row))
+            unknown = fields.keys() - JOB_UPDATABLE
+            if unknown:
+                raise ValueError(f"modify_job: unknown fields {sorted(unknown)}; valid: {sorted(JOB_UPDATABLE)}")
+            for key, value in fields.items():
+                setattr(row, key, _job_value(key, value))
+            if fields:
+                row.updated_at = _now()
             s.flush()
             return _job(row)
 

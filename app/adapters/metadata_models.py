@@ -17,7 +17,7 @@ JOB_UPDATABLE = frozenset({"status", "stage", "files", "counts", "payload", "err
 # Document fields stored as plain columns under the same name (metadata, acl_groups and timestamps need converting).
 _DOC_FIELDS = (
     "collection", "external_id", "filename", "file_type", "content_hash", "status", "title", "size_bytes",
-    "chunk_count", "template", "error",
+    "chunk_count", "template", "error", "source_path",
 )  # fmt: skip
 _SQLITE_BUSY_TIMEOUT_MS = 30_000
 JSONDict = dict[str, Any]
@@ -40,6 +40,7 @@ class CollectionRow(Base):
     description: Mapped[str]
     created_at: Mapped[datetime]
     embedder: Mapped[str] = mapped_column(default="default", server_default="default")
+    metadata_schema: Mapped[JSONDict | None] = mapped_column(default=None, nullable=True)
 
 
 class DocumentRow(Base):
@@ -63,6 +64,7 @@ class DocumentRow(Base):
     error: Mapped[str | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    source_path: Mapped[str] = mapped_column(default="", server_default="")  # the stored original
 
 
 class JobRow(Base):
@@ -109,7 +111,7 @@ def _job_value(key: str, value: Any) -> Any:
 
 
 def _collection(row: CollectionRow, document_count: int) -> dict[str, Any]:
-    out = {k: getattr(row, k) for k in ("name", "tenant", "template", "description", "embedder")}
+    out = {k: getattr(row, k) for k in ("name", "tenant", "template", "description", "embedder", "metadata_schema")}
     return out | {"created_at": _iso(row.created_at), "document_count": document_count}
 
 

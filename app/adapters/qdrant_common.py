@@ -92,6 +92,8 @@ def chunk_to_payload(chunk: Chunk) -> dict[str, Any]:
         payload["created_at"] = chunk.created_at
     if chunk.quarantine:
         payload["quarantine"] = chunk.quarantine
+    if chunk.fields:
+        payload["fields"] = dict(chunk.fields)
     return payload
 
 
@@ -118,6 +120,7 @@ def payload_to_chunk(point_id: Any, p: dict[str, Any]) -> Chunk:
         acl_groups=acl,
         metadata=dict(p.get("meta", {})),
         quarantine=p.get("quarantine"),
+        fields=dict(p.get("fields") or {}),
     )
 
 

@@ -16,6 +16,14 @@ class CollectionIn(BaseModel):
     template: str = Field("general", description="default chunk template for the collection's documents")
     description: str = ""
     embedder: str = Field("default", description="dense embedder: default (MiniLM, English) or multilingual (USE)")
+    metadata_schema: dict[str, Any] | None = Field(
+        None, description='typed user metadata: {"fields": {"year": {"type": "number"}, ...}, "allow_extra": true}'
+    )
+
+
+class ReindexIn(BaseModel):
+    template: str | None = Field(None, description="new chunk template (becomes the collection's default)")
+    template_params: dict[str, Any] | None = Field(None, description="the template's own parameters")
 
 
 class RetrieveIn(BaseModel):

@@ -97,6 +97,7 @@ class Document:
     error: str | None = None
     created_at: str = ""
     updated_at: str = ""
+    source_path: str = ""  # where the stored original is (re-index and delete use it)
 
 
 @dataclass(frozen=True)
@@ -124,10 +125,16 @@ class Chunk:
     metadata: dict[str, Any] = field(default_factory=dict)
     # Set at ingest by an injection detector: why this chunk looks like instructions aimed at the model.
     quarantine: str | None = None
+    # Set by a template: what to index instead of title + text, and template facts (article number, Q&A variant).
+    indexed_text: str | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
 
     @property
     def index_text(self) -> str:
-        """The text that is embedded and BM25-indexed: the title gives short chunks their context."""
+        """The text that is embedded and BM25-indexed: the template's choice, else the title gives short chunks
+        their context."""
+        if self.indexed_text:
+            return self.indexed_text
         return f"{self.title}\n{self.text}" if self.title and self.title not in self.text[:200] else self.text
 
 

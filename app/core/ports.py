@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from app.core.domain import (
@@ -149,8 +149,16 @@ class MetadataStore(Protocol):
     """Collections, documents and jobs (SQL). Implemented once with SQLAlchemy for SQLite and PostgreSQL."""
 
     def create_collection(
-        self, tenant: str, name: str, template: str, description: str = "", embedder: str = "default"
+        self,
+        tenant: str,
+        name: str,
+        template: str,
+        description: str = "",
+        embedder: str = "default",
+        metadata_schema: dict[str, Any] | None = None,
     ) -> dict[str, Any]: ...
+
+    def update_collection(self, tenant: str, name: str, **fields: Any) -> dict[str, Any]: ...
 
     def get_collection(self, tenant: str, name: str) -> dict[str, Any]: ...
 
@@ -166,12 +174,29 @@ class MetadataStore(Protocol):
 
     def list_documents(self, tenant: str, collection: str, limit: int = 100, offset: int = 0) -> list[Document]: ...
 
+    def count_documents_by_source(self, source_path: str) -> int: ...
+
     def delete_document(self, tenant: str, document_id: str) -> None: ...
 
     def create_job(self, job: dict[str, Any]) -> dict[str, Any]: ...
 
     def update_job(self, job_id: str, **fields: Any) -> dict[str, Any]: ...
 
+    def modify_job(self, job_id: str, change: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]: ...
+
     def get_job(self, tenant: str, job_id: str) -> dict[str, Any]: ...
 
     def list_jobs(self, statuses: Sequence[str]) -> list[dict[str, Any]]: ...
+
+
+@runtime_checkable
+class JobRunner(Protocol):
+    """Executes ingest jobs: threads in this process, or Celery workers elsewhere."""
+
+    def start(self) -> int: ...
+
+    def submit(self, job_id: str, tenant: str) -> None: ...
+
+    def wait_idle(self, timeout: float | None = None) -> bool: ...
+
+    def stop(self) -> None: ...

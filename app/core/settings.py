@@ -6,7 +6,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -17,6 +17,11 @@ class IngestSettings(BaseModel):
     max_files_per_upload: int = Field(1000, ge=1)
     embed_batch_size: int = Field(16, ge=1, le=1024)
     default_template: str = "general"
+    parse_timeout_s: float = Field(120.0, gt=0, description="a file whose parsing takes longer is failed (timeout)")
+    parse_memory_mb: int = Field(2048, ge=256, description="memory limit of the parser process per file")
+    isolate_parser: bool = Field(True, description="parse in a child process (timeout, memory limit, crash-safe)")
+    keywords: int = Field(8, ge=0, le=50, description="keywords extracted per document (0 = none)")
+    llm_enrichment: bool = Field(False, description="summary + likely questions per document (needs a generator)")
 
 
 class RetrievalSettings(BaseModel):
@@ -59,6 +64,16 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     job_workers: int = Field(1, ge=1, le=16, description="in-process ingestion worker threads")
+    originals_path: Path | None = Field(None, description="where uploaded originals are kept; default <data_dir>/originals")
+    broker_url: str | None = Field(None, description="Celery broker (redis://...); unset = in-process runner")
+    broker_visibility_timeout_s: int = Field(
+        3600, ge=10, description="an unacknowledged task is redelivered after this; must exceed task_time_limit_s"
+    )
+    task_time_limit_s: int = Field(1800, ge=5, description="hard limit of one ingest task (one file)")
+    task_max_retries: int = Field(5, ge=0, le=50, description="retries of a task that failed for a transient reason")
+    stalled_job_after_s: int = Field(
+        0, ge=0, description="beat re-queues unfinished files of jobs idle this long (0 = visibility timeout + 5 min)"
+    )
 
     ingest: IngestSettings = IngestSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
@@ -72,6 +87,18 @@ class Settings(BaseSettings):
             raise ValueError("env must be one of: development, production, test")
         return v
 
+    @model_validator(mode="after")
+    def _timeouts(self) -> Settings:
+        if self.broker_visibility_timeout_s <= self.task_time_limit_s:
+            raise ValueError(
+                "broker_visibility_timeout_s must exceed task_time_limit_s, or a running task is delivered twice"
+            )
+        return self
+
+    @property
+    def stalled_after_s(self) -> int:
+        return self.stalled_job_after_s or self.broker_visibility_timeout_s + 300
+
     @property
     def sqlalchemy_url(self) -> str:
         if self.database_url:
@@ -84,7 +111,7 @@ class Settings(BaseSettings):
 
     @property
     def originals_dir(self) -> Path:
-        return self.data_dir / "originals"
+        return self.originals_path or self.data_dir / "originals"
 
     @property
     def index_dir(self) -> Path:

@@ -133,7 +133,7 @@ class TestResume:
         interrupted = second.kb.get_job(TENANT, job_id)
         assert interrupted["status"] == "running"
         done_before = interrupted["files"][0]
-        assert done_before["status"] == "succeeded" and interrupted["files"][1]["status"] == "queued"
+        assert done_before["status"] == "succeeded" and interrupted["files"][1]["status"] == "running"
 
         calls: list[str] = []
         second.pipeline.run = spy(calls, second.pipeline.run, lambda name: None)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Query, UploadFile, status
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 
 from app.api.deps import KbDep, TenantDep
-from app.api.schemas import CollectionIn, document_out
+from app.api.schemas import CollectionIn, ReindexIn, document_out, job_out
 from app.core.errors import InvalidInputError
 from app.knowledge import Upload
 
@@ -17,7 +17,20 @@ router = APIRouter(prefix="/v1/collections", tags=["collections"])
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 def create_collection(body: CollectionIn, kb: KbDep, tenant: TenantDep) -> dict[str, Any]:
-    return kb.create_collection(tenant, body.name, body.template, body.description, body.embedder)
+    return kb.create_collection(
+        tenant, body.name, body.template, body.description, body.embedder, body.metadata_schema
+    )
+
+
+@router.delete("/{collection}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_collection(collection: str, kb: KbDep, tenant: TenantDep) -> Response:
+    kb.delete_collection(tenant, collection)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/{collection}/reindex", status_code=status.HTTP_202_ACCEPTED)
+def reindex_collection(collection: str, body: ReindexIn, kb: KbDep, tenant: TenantDep) -> dict[str, Any]:
+    return job_out(kb.reindex_collection(tenant, collection, body.template, body.template_params))
 
 
 @router.get("")
@@ -39,10 +52,13 @@ def upload_documents(
     metadata: Annotated[str | None, Form(description="JSON object applied to every file")] = None,
     acl_groups: Annotated[str | None, Form(description="comma-separated or JSON list of groups")] = None,
     template: Annotated[str | None, Form(description="chunk template; default: the collection's")] = None,
+    template_params: Annotated[str | None, Form(description="JSON object: the template's parameters")] = None,
 ) -> dict[str, Any]:
-    meta = _json_object(metadata)
+    meta = _json_object(metadata, "metadata")
+    params = _json_object(template_params, "template_params")
     groups = _groups(acl_groups)
-    result = kb.upload(tenant, collection, [Upload(f.filename or "", f.file) for f in files], meta, groups, template)
+    ups = [Upload(f.filename or "", f.file) for f in files]
+    result = kb.upload(tenant, collection, ups, meta, groups, template, params)
     return {"job_id": result.job_id, "document_ids": result.document_ids, "rejected": result.rejected}
 
 
@@ -58,15 +74,15 @@ def list_documents(
     return {"documents": [document_out(d) for d in docs], "limit": limit, "offset": offset}
 
 
-def _json_object(raw: str | None) -> dict[str, Any]:
+def _json_object(raw: str | None, field: str) -> dict[str, Any]:
     if not raw:
         return {}
     try:
         value = json.loads(raw)
     except json.JSONDecodeError as e:
-        raise InvalidInputError(f"metadata is not valid JSON: {e.msg} at position {e.pos}", "metadata") from e
+        raise InvalidInputError(f"{field} is not valid JSON: {e.msg} at position {e.pos}", field) from e
     if not isinstance(value, dict):
-        raise InvalidInputError("metadata must be a JSON object", "metadata")
+        raise InvalidInputError(f"{field} must be a JSON object", field)
     return value
 
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.responses import StreamingResponse
 
 from app.api.deps import KbDep, TenantDep
 from app.api.schemas import chunk_out, document_out, job_out
@@ -38,3 +43,42 @@ def document_chunks(
 @router.get("/v1/jobs/{job_id}")
 def get_job(job_id: str, kb: KbDep, tenant: TenantDep) -> dict[str, Any]:
     return job_out(kb.get_job(tenant, job_id))
+
+
+_TERMINAL = {"succeeded", "failed", "partial"}
+
+
+@router.get("/v1/jobs/{job_id}/events")
+async def job_events(
+    job_id: str,
+    request: Request,
+    kb: KbDep,
+    tenant: TenantDep,
+    interval: Annotated[float, Query(ge=0.05, le=10, description="seconds between polls of the job")] = 0.5,
+) -> StreamingResponse:
+    """Server-sent events: `progress` with the job each time it changes, then one `done` event at the end.
+
+    Works for every runner: the job record in the metadata store is the source of truth.
+    """
+    first = kb.get_job(tenant, job_id)  # 404 before the stream starts
+
+    async def events() -> AsyncIterator[str]:
+        job, last, beat = first, "", time.monotonic()
+        while True:
+            body = json.dumps(job_out(job), ensure_ascii=False)
+            if body != last:
+                kind = "done" if job["status"] in _TERMINAL else "progress"
+                yield f"event: {kind}\nid: {job['updated_at']}\ndata: {body}\n\n"
+                last, beat = body, time.monotonic()
+                if kind == "done":
+                    return
+            elif time.monotonic() - beat > 15:
+                yield ": keep-alive\n\n"  # proxies drop idle connections
+                beat = time.monotonic()
+            if await request.is_disconnected():
+                return
+            await asyncio.sleep(interval)
+            job = await asyncio.to_thread(kb.get_job, tenant, job_id)
+
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
