@@ -226,6 +226,13 @@ def cmd_serve(a: argparse.Namespace) -> int:
 
     settings = get_settings()
     host, port = a.host or settings.host, a.port or settings.port
+    if settings.broker_url and not settings.qdrant_url:
+        print(
+            "error: GROUNDED_BROKER_URL needs GROUNDED_QDRANT_URL: the embedded index belongs to one process, so the "
+            "API and Celery workers must share a Qdrant server (unset GROUNDED_BROKER_URL for the in-process runner)",
+            file=sys.stderr,
+        )
+        return 2
     svc = build_services(settings)
     svc.warm_up()
     svc.runner.start()

@@ -16,6 +16,7 @@ from app.core.settings import Settings
 from app.knowledge import KnowledgeBase
 from ingest.chunk import ChunkStage
 from ingest.embed import EmbedStage
+from ingest.enrich import MetadataEnricher
 from ingest.jobs import InProcessJobRunner
 from ingest.parse import ParseStage
 from ingest.pipeline import IngestPipeline
@@ -120,6 +121,7 @@ def build_services(settings: Settings, embedder: Embedder | None = None) -> Serv
         store,
         metadata,
         release_original=_releaser(metadata, settings.originals_dir),
+        enricher=build_enricher(settings),
     )
     runner = build_runner(settings, pipeline, metadata)
     r = settings.retrieval
@@ -166,6 +168,19 @@ def _releaser(metadata: MetadataStore, originals_dir: Path) -> Callable[[str], N
             remove_original(path)
 
     return release
+
+
+def build_enricher(settings: Settings) -> MetadataEnricher:
+    """Document metadata enrichment. LLM enrichment (summary, likely questions) needs a generative model."""
+    from ingest.enrich import MetadataEnricher
+
+    if settings.ingest.llm_enrichment:
+        raise InvalidInputError(
+            "ingest.llm_enrichment needs a generative model, and answer.generator 'extractive' is none; "
+            "configure an LLM generator or turn llm_enrichment off",
+            "ingest.llm_enrichment",
+        )
+    return MetadataEnricher(max_keywords=settings.ingest.keywords)
 
 
 def build_runner(settings: Settings, pipeline: IngestPipeline, metadata: MetadataStore) -> JobRunner:

@@ -15,15 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from app.adapters.originals import read_sidecar, remove_original, write_sidecar
 from app.answer.service import AnswerService
 from app.core.domain import Answer, Chunk, Document, JobStatus, Query, Retrieval
 from app.core.errors import InvalidInputError, RejectedFileError, UploadRejectedError
 from app.core.filters import Filter, eq, scope_filter
+from app.core.metadata_schema import MetadataSchema
 from app.core.ports import ChunkStore, MetadataStore
 from ingest.jobs import new_file_entry
 from ingest.pipeline import document_id_for
-from app.adapters.originals import read_sidecar, remove_original, write_sidecar
-from app.core.metadata_schema import MetadataSchema
 from ingest.templates import get_template
 from retrievers.service import RetrievalService
 
@@ -386,11 +386,4 @@ def check_template(name: str, params: dict[str, Any] | None = None) -> dict[str,
 
 def parse_schema(raw: dict[str, Any]) -> MetadataSchema:
     """A collection's metadata schema from its JSON form; a bad schema is an input error."""
-    from pydantic import ValidationError
-
-    try:
-        return MetadataSchema.model_validate(raw)
-    except ValidationError as e:
-        first = e.errors()[0]
-        where = ".".join(str(x) for x in first["loc"])
-        raise InvalidInputError(f"metadata_schema: {where}: {first['msg']}", "metadata_schema") from e
+    return MetadataSchema.parse(raw)

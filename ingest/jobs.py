@@ -80,7 +80,8 @@ def execute_ingest_file(
         # Throttle writes: a big corpus reports progress thousands of times.
         if time.monotonic() - last_write > 0.5 or stage in (Stage.PARSING, Stage.DONE):
             metadata.modify_job(
-                job_id, lambda j: {"stage": stage.value, "files": _set_file(j["files"], index, stage=stage.value, **counts)}
+                job_id,
+                lambda j: {"stage": stage.value, "files": _set_file(j["files"], index, stage=stage.value, **counts)},
             )
             last_write = time.monotonic()
 

@@ -17,11 +17,16 @@ from app.core.errors import RejectedFileError
 from app.core.ports import ChunkStore, MetadataStore
 from ingest.chunk import ChunkStage, DocumentScope
 from ingest.embed import EmbedStage
+from ingest.enrich import MetadataEnricher
 from ingest.parse import ParseStage
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[Stage, dict[str, int]], None]
+
+
+# Document facts copied onto every chunk's filterable metadata.
+CHUNK_FACTS = ("language", "keywords", "author", "created_at", "modified_at", "source_uri")
 
 
 def document_id_for(tenant: str, collection: str, external_id: str) -> str:
@@ -72,6 +77,7 @@ class IngestPipeline:
         metadata: MetadataStore,
         batch_chunks: int = 256,
         release_original: Callable[[str], None] | None = None,
+        enricher: MetadataEnricher | None = None,
     ) -> None:
         """Args: `release_original(path)` is called for a stored original that no document may refer to any more
         (replaced by a newer upload, or an upload that changed nothing); it removes the file if none does."""
@@ -81,6 +87,7 @@ class IngestPipeline:
         self.store, self.metadata = store, metadata
         self.batch_chunks = batch_chunks
         self.release_original = release_original or (lambda path: None)
+        self.enricher = enricher
 
     def run(self, src: SourceFile, progress: Progress | None = None) -> FileReport:
         notify = progress or (lambda stage, counts: None)
@@ -115,7 +122,11 @@ class IngestPipeline:
                 report.unchanged += 1
                 report.done += 1
                 continue
-            scope = DocumentScope(src.tenant, src.collection, doc_id, doc_hash, src.acl_groups, src.metadata)
+            doc = self._enrich(doc, src)
+            # Enriched facts a filter wants (language, keywords, author...) travel with every chunk as `meta.*`;
+            # user metadata given at upload wins on a name clash.
+            chunk_meta = {**{k: doc.metadata[k] for k in CHUNK_FACTS if k in doc.metadata}, **src.metadata}
+            scope = DocumentScope(src.tenant, src.collection, doc_id, doc_hash, src.acl_groups, chunk_meta)
             notify(Stage.CHUNKING, report.counts())
             t = time.perf_counter()
             chosen, why = self.chunk.choose(doc, src.template)
@@ -143,6 +154,12 @@ class IngestPipeline:
             chunks=report.chunks,
             timings_ms={k: round(v, 1) for k, v in timings.items()},
         )
+
+    def _enrich(self, doc: ParsedDocument, src: SourceFile) -> ParsedDocument:
+        if self.enricher is None:
+            return doc
+        facts = self.enricher.enrich(doc, {"filename": src.filename, "size_bytes": len(doc.text.encode("utf-8"))})
+        return replace(doc, metadata={**doc.metadata, **facts})
 
     def _flush(
         self,

@@ -64,7 +64,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     job_workers: int = Field(1, ge=1, le=16, description="in-process ingestion worker threads")
-    originals_path: Path | None = Field(None, description="where uploaded originals are kept; default <data_dir>/originals")
+    originals_path: Path | None = Field(
+        None, description="where uploaded originals are kept; default <data_dir>/originals"
+    )
     broker_url: str | None = Field(None, description="Celery broker (redis://...); unset = in-process runner")
     broker_visibility_timeout_s: int = Field(
         3600, ge=10, description="an unacknowledged task is redelivered after this; must exceed task_time_limit_s"

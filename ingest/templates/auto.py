@@ -16,6 +16,7 @@ PRESENTATION_TYPES = {"pptx", "ppt", "odp", "key"}
 EMAIL_TYPES = {"eml", "msg"}
 TABLE_TYPES = {"csv", "tsv", "xlsx", "xls", "ods"}
 MIN_ARTICLES = 3
+ARTICLE_SHARE = 0.02  # of the lines: a handbook that cites "Section 152 …" a few times is no law
 MIN_TEXT_PAIRS = 3
 MIN_HEADINGS = 3
 _INTRODUCTION = re.compile(r"^(?:[\dIVX]+\.?\s+)?(?:introduction|引言|前言|绪论)$", re.IGNORECASE)
@@ -36,15 +37,16 @@ def choose(doc: ParsedDocument) -> tuple[str, str]:
     tables = [e for e in doc.elements if e.kind == "table"]
     table_chars = sum(len(e.text) for e in tables)
     if file_type in TABLE_TYPES or (tables and table_chars > 0.8 * len(doc.text)):
-        pairs = sum(len(table_pairs(e)) for e in tables)
-        if pairs:
-            return "qa", f"table with question and answer columns ({pairs} pairs)"
+        rows = sum(len(table_pairs(e)) for e in tables)
+        if rows:
+            return "qa", f"table with question and answer columns ({rows} pairs)"
         if tables:
             return "table", f"{file_type} table(s): {len(tables)} table(s), rows grouped under their header"
     lines = lines_of(e for e in doc.elements if e.kind != "table")
-    articles = {m[2] for line in lines if (m := find_marker(line.text)) and m[1] == 2}
-    if len(articles) >= MIN_ARTICLES:
-        return "laws", f"{len(articles)} numbered articles (e.g. {sorted(articles)[0]})"
+    marked = [m[2] for line in lines if (m := find_marker(line.text)) and m[1] == 2]
+    articles = list(dict.fromkeys(marked))
+    if len(articles) >= MIN_ARTICLES and len(marked) >= ARTICLE_SHARE * len(lines):
+        return "laws", f"{len(articles)} numbered articles ({articles[0]}, {articles[1]}, ...)"
     pairs, _ = text_pairs(lines)
     if len(pairs) >= MIN_TEXT_PAIRS:
         return "qa", f"{len(pairs)} question/answer pairs in the text"

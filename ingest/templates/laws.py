@@ -21,15 +21,16 @@ from ingest.templates.base import (
 from ingest.templates.manual import looks_like_heading
 
 _N = "0-9一二三四五六七八九十百千零〇两"
+_NOT_CITED = r"(?!\s*(?:\([0-9a-z]+\))*,?\s+(?:of|to|in)\b)"  # "Section 347(a) of the Code …" cites, it is no heading
 # (kind, rank, pattern): rank 0 = chapter-level context, 1 = section-level context, 2 = an article-like unit.
 _MARKERS = [
     ("zh_article", 2, re.compile(rf"^(第[{_N}]+条)")),
     ("zh_chapter", 0, re.compile(rf"^(第[{_N}]+[编章])")),
     ("zh_section", 1, re.compile(rf"^(第[{_N}]+节)")),
-    ("en_chapter", 0, re.compile(r"^((?:CHAPTER|Chapter|PART|Part|TITLE|Title)\s+(?:\d+|[IVXLC]+))\b")),
-    ("en_article", 2, re.compile(r"^(?:ARTICLE|Article|Art\.)\s+(\d+[a-z]?|[IVXLC]+)\b")),
-    ("en_section", 2, re.compile(r"^(?:SECTION|Section|Sec\.)\s+(\d+(?:\.\d+)*[a-z]?)\b")),
-    ("en_para", 2, re.compile(r"^§+\s*(\d+[a-z]?(?:\.\d+)*)")),
+    ("en_chapter", 0, re.compile(r"^((?:CHAPTER|Chapter|PART|Part|TITLE|Title)\s+(?:\d+|[IVXLC]+))\b(?![,;])")),
+    ("en_article", 2, re.compile(rf"^(?:ARTICLE|Article|Art\.)\s+(\d+[a-z]?|[IVXLC]+)\b{_NOT_CITED}")),
+    ("en_section", 2, re.compile(rf"^(?:SECTION|Section|Sec\.)\s+(\d+(?:\.\d+)*[a-z]?)\b{_NOT_CITED}")),
+    ("en_para", 2, re.compile(rf"^§+\s*(\d+[a-z]?(?:\.\d+)*){_NOT_CITED}")),
 ]
 _LABEL = {"en_article": "Article {}", "en_section": "Section {}", "en_para": "§ {}"}
 _CLAUSE = re.compile(rf"^(第[{_N}]+款)", re.MULTILINE)
@@ -38,7 +39,7 @@ _CLAUSE = re.compile(rf"^(第[{_N}]+款)", re.MULTILINE)
 def find_marker(text: str) -> tuple[str, int, str] | None:
     """The law marker a line starts with: (kind, rank, label such as "第十二条" or "Article 12"), or None."""
     for kind, rank, pattern in _MARKERS:
-        if m := pattern.match(text):
+        if (m := pattern.match(text)) and (rank == 2 or len(text) <= 100):  # chapters are short heading lines
             return kind, rank, _LABEL.get(kind, "{}").format(m.group(1))
     return None
 

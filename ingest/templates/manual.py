@@ -90,7 +90,8 @@ def sectioned(doc: ParsedDocument) -> tuple[list[Element], list[str]]:
     if len(set(good)) >= 2 and len(good) >= 0.6 * len(titles):
         return list(doc.elements), good
     trust_parser = len(good) == len(titles)
-    detector, stack, base = HeadingDetector(), [], None
+    detector, base = HeadingDetector(), None
+    stack: list[tuple[int, str]] = []
     out, headings = [], list(good) if trust_parser else []
     for el in doc.elements:
         path = el.section_path if trust_parser else ()

@@ -20,8 +20,10 @@ from ingest.templates.base import (
 )
 from ingest.templates.manual import looks_like_heading
 
-QUESTION_NAMES = ("question", "questions", "q", "问题", "问", "提问", "query", "title", "标题", "subject", "faq")
-ANSWER_NAMES = ("answer", "answers", "a", "答案", "回答", "答", "解答", "reply", "response")
+# Column names, in order of preference; names longer than three letters (or CJK) also match as part of a name.
+QUESTION_NAMES: tuple[str, ...] = ("question", "questions", "q", "问题", "问", "提问", "query", "title", "标题")
+QUESTION_NAMES += ("subject", "faq")
+ANSWER_NAMES: tuple[str, ...] = ("answer", "answers", "a", "答案", "回答", "答", "解答", "reply", "response")
 ANSWER_NAMES += ("body", "detail", "content")
 _Q = re.compile(r"^(?:Q\d*|Question|问题?)\s*[:：]\s*", re.IGNORECASE)
 _A = re.compile(r"^(?:A\d*|Answer|答案?|回答)\s*[:：]\s*", re.IGNORECASE)
@@ -182,7 +184,7 @@ class QATemplate:
             for i, answer in enumerate(self._answer_parts(p)):
                 shown = f"Q: {p.question}\nA: {answer}"
                 drafts.append(ChunkDraft(shown, p.start, p.end, p.page, p.section_path, None, dict(fields)))
-                if i == 0:
+                if True:
                     variant = {**fields, "variant": "question"}
                     drafts.append(ChunkDraft(shown, p.start, p.end, p.page, p.section_path, p.question, variant))
         return sorted(drafts, key=lambda d: d.start)

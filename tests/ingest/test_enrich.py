@@ -113,12 +113,31 @@ class TestDates:
             (1684258120, "2023-05-16T17:28:40Z"),
             (datetime(2023, 5, 16, 17, 28, 40, tzinfo=timezone(timedelta(hours=-7))), "2023-05-17T00:28:40Z"),
             (date(2023, 5, 16), "2023-05-16T00:00:00Z"),
+            ("Jan 1, 0001", "0001-01-01T00:00:00Z"),  # four-digit years whatever the platform's strftime does
         ],
     )
     def test_formats(self, value: object, expected: str) -> None:
         assert normalise_date(value) == expected
 
-    @pytest.mark.parametrize("value", [None, "", "  ", "not a date", "2023-13-45", True, -5, 10**12, ["2023-05-16"]])
+    @pytest.mark.parametrize(
+        "value",
+        [
+            None,
+            "",
+            "  ",
+            "not a date",
+            "2023-13-45",
+            "2023",
+            "D:",
+            True,
+            -5,
+            10**12,
+            float("nan"),
+            ["2023-05-16"],
+            "Tue, 99 May 2023 17:28:40 +0200",
+            "9999-12-31T23:59:59-05:00",
+        ],
+    )
     def test_unreadable_is_none(self, value: object) -> None:
         assert normalise_date(value) is None
 

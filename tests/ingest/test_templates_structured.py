@@ -137,7 +137,9 @@ class TestManual:
         assert "1. Download the package\n\n2. Run it\n\n3.2 Network" in drafts[2].text
 
     def test_chinese_and_markdown_headings_are_detected(self) -> None:
-        doc = make_doc("第一章 总则", "本手册说明安装方法。", "第一节 目的", "用于培训。", "第二章 安装", "运行安装程序。")
+        doc = make_doc(
+            "第一章 总则", "本手册说明安装方法。", "第一节 目的", "用于培训。", "第二章 安装", "运行安装程序。"
+        )
         drafts = ManualTemplate(chunk_size=200, overlap=0).split(doc)
         assert [d.section_path for d in drafts] == [("第一章 总则",), ("第一章 总则", "第一节 目的"), ("第二章 安装",)]
         assert drafts[1].index_text == "Doc > 第一章 总则 > 第一节 目的\n第一节 目的\n\n用于培训。"
@@ -147,10 +149,16 @@ class TestManual:
 
     def test_numbered_items_under_a_lone_document_title_become_its_sections(self) -> None:
         # What the parser makes of a markdown mind-map: one H1, then list items such as "7.1 显存优化".
-        doc = make_doc(("推理优化", "title"), ("7.1 显存优化", "listitem"), "分页注意力。", ("7.2 算子融合", "listitem"), "融合。")
+        doc = make_doc(
+            ("推理优化", "title"), ("7.1 显存优化", "listitem"), "分页注意力。", ("7.2 算子融合", "listitem"), "融合。"
+        )
         doc = ParsedDocument(doc.external_id, "推理优化", doc.elements, "md")
         drafts = get_template("book", chunk_size=200, overlap=0).split(doc)
-        assert [d.section_path for d in drafts] == [("推理优化",), ("推理优化", "7.1 显存优化"), ("推理优化", "7.2 算子融合")]
+        assert [d.section_path for d in drafts] == [
+            ("推理优化",),
+            ("推理优化", "7.1 显存优化"),
+            ("推理优化", "7.2 算子融合"),
+        ]
         assert drafts[1].index_text == "推理优化 > 7.1 显存优化\n7.1 显存优化\n\n分页注意力。"
 
     def test_sentences_taken_for_titles_are_not_sections(self) -> None:
@@ -214,7 +222,10 @@ class TestLaws:
     @pytest.mark.parametrize(
         "lines, labels",
         [
-            (["Section 4.1 Scope.", "Section 4.2 Terms.", "Section 5 Fees."], ["Section 4.1", "Section 4.2", "Section 5"]),
+            (
+                ["Section 4.1 Scope.", "Section 4.2 Terms.", "Section 5 Fees."],
+                ["Section 4.1", "Section 4.2", "Section 5"],
+            ),
             (["§ 5 Geltungsbereich.", "§ 6 Begriffe.", "§6a Ausnahmen."], ["§ 5", "§ 6", "§ 6a"]),
         ],
     )
@@ -237,7 +248,12 @@ class TestLaws:
         assert all(d.text.endswith(".") and len(d.text) <= 200 for d in drafts)
 
     def test_text_without_articles_falls_back_to_general(self) -> None:
-        doc = make_doc("Just a memo. Nothing numbered here.", "As referred to in Article 3 of the act.")
+        doc = make_doc(
+            "Just a memo. Nothing numbered here.",
+            "As referred to in Article 3 of the act.",
+            "Section 152 of title 18 makes it a crime.",  # a citation opening a sentence is no article
+            "Section 347(a) of the Code requires it.",
+        )
         assert LawsTemplate().split(doc) == GeneralTemplate().split(doc)
 
 
@@ -259,8 +275,14 @@ class TestQA:
             "Q: How do I reset my password?\nA: Open the settings page. It takes a minute.",
             "Q: Can I export data?\nA: Yes, as CSV.",
         ]
-        assert pairs[0].fields == {"question": "How do I reset my password?", "answer": "Open the settings page. It takes a minute."}
-        assert doc.text[pairs[0].start : pairs[0].end] == "Q: How do I reset my password?\n\nA: Open the settings page.\n\nIt takes a minute."
+        assert pairs[0].fields == {
+            "question": "How do I reset my password?",
+            "answer": "Open the settings page. It takes a minute.",
+        }
+        assert (
+            doc.text[pairs[0].start : pairs[0].end]
+            == "Q: How do I reset my password?\n\nA: Open the settings page.\n\nIt takes a minute."
+        )
         assert [v.index_text for v in variants] == ["How do I reset my password?", "Can I export data?"]
         assert [(v.text, v.start, v.end) for v in variants] == [(p.text, p.start, p.end) for p in pairs]
         assert [d.text for d in main if "question" not in d.fields] == ["FAQ"]
@@ -272,12 +294,17 @@ class TestQA:
         assert by(pairs, "answer") == ["运行安装程序。", "支持。"]
 
     def test_table_rows_with_chinese_column_names(self) -> None:
-        table = "编号 | 问题 | 答案\n1 | 如何重置密码？ | 在设置页面重置。\n2 | 是否收费？ | 免费。\n3 |  | 没有问题的行"
+        table = (
+            "编号 | 问题 | 答案\n1 | 如何重置密码？ | 在设置页面重置。\n2 | 是否收费？ | 免费。\n3 |  | 没有问题的行"
+        )
         doc = make_doc("说明", (table, "table"), file_type="csv")
         drafts = QATemplate().split(doc)
         pairs = [d for d in drafts if "question" in d.fields and "variant" not in d.fields]
         assert [d.text for d in pairs] == ["Q: 如何重置密码？\nA: 在设置页面重置。", "Q: 是否收费？\nA: 免费。"]
-        assert [doc.text[d.start : d.end] for d in pairs] == ["1 | 如何重置密码？ | 在设置页面重置。", "2 | 是否收费？ | 免费。"]
+        assert [doc.text[d.start : d.end] for d in pairs] == [
+            "1 | 如何重置密码？ | 在设置页面重置。",
+            "2 | 是否收费？ | 免费。",
+        ]
         assert by(pairs, "row") == [1, 2]
         assert sum(1 for d in drafts if d.fields.get("variant") == "question") == 2
 
@@ -330,12 +357,18 @@ class TestTable:
         long = "Big | " + "x" * 300 + " | 1"
         doc = make_doc((f"{self.HEADER}\nA | B | 2\n{long}\nC | D | 3", "table"))
         drafts = TableTemplate(chunk_size=100, overlap=0).split(doc)
-        assert [d.text for d in drafts] == [f"{self.HEADER}\nA | B | 2", f"{self.HEADER}\n{long}", f"{self.HEADER}\nC | D | 3"]
+        assert [d.text for d in drafts] == [
+            f"{self.HEADER}\nA | B | 2",
+            f"{self.HEADER}\n{long}",
+            f"{self.HEADER}\nC | D | 3",
+        ]
         assert by(drafts, "rows") == [[1, 1], [2, 2], [3, 3]]
         assert "sheet" not in drafts[0].fields
 
     def test_a_caption_row_is_repeated_with_the_column_names(self) -> None:
-        table = "Stanley Cups |  |\nTeam | Location | Cups\n" + "\n".join(f"Team {i} | City {i} | {i}" for i in range(20))
+        table = "Stanley Cups |  |\nTeam | Location | Cups\n" + "\n".join(
+            f"Team {i} | City {i} | {i}" for i in range(20)
+        )
         drafts = TableTemplate(chunk_size=120, overlap=0).split(make_doc((table, "table")))
         assert len(drafts) > 2
         assert all(d.text.startswith("Stanley Cups |  |\nTeam | Location | Cups\nTeam ") for d in drafts)
@@ -385,7 +418,14 @@ class TestPaper:
         assert len(drafts) == 4
 
     def test_inline_abstract_ends_at_keywords_and_chinese_markers(self) -> None:
-        doc = make_doc("Abstract. We propose X.", "Keywords: chunking", ("引言", "title"), "正文。", "参考文献", "[1] 张三. 论文. 2020.")
+        doc = make_doc(
+            "Abstract. We propose X.",
+            "Keywords: chunking",
+            ("引言", "title"),
+            "正文。",
+            "参考文献",
+            "[1] 张三. 论文. 2020.",
+        )
         assert by(PaperTemplate().split(doc), "part") == ["abstract", "body", "body", "references"]
 
 
@@ -407,7 +447,9 @@ class TestSlides:
             (2, "Results"),
             (3, "Backwards slide"),
         ]
-        assert drafts[1].text == "Results\n\nRevenue grew" and drafts[1].index_text == "Results\nResults\n\nRevenue grew"
+        assert (
+            drafts[1].text == "Results\n\nRevenue grew" and drafts[1].index_text == "Results\nResults\n\nRevenue grew"
+        )
         assert drafts[2].text.startswith("Q | Revenue") and drafts[2].page == 3
 
     def test_an_overlong_slide_is_split_but_keeps_its_fields(self) -> None:
@@ -446,7 +488,11 @@ class TestEmail:
 
     @pytest.mark.parametrize(
         "marker",
-        ["-----Original Message-----", "发件人: 张三 <z@x.cn>", "From: Bob Sent: Monday, June 3, 2024 To: Ann Subject: Budget"],
+        [
+            "-----Original Message-----",
+            "发件人: 张三 <z@x.cn>",
+            "From: Bob Sent: Monday, June 3, 2024 To: Ann Subject: Budget",
+        ],
     )
     def test_history_markers(self, marker: str) -> None:
         doc = make_doc("New text here.", marker, "Old text here.", file_type="eml", **self.META)
@@ -472,6 +518,7 @@ class TestAuto:
             (make_doc(("问题 | 答案\n怎么用？ | 这样用。", "table"), file_type="csv"), "qa"),
             (make_doc(("Team | City\nBlues | STL", "table", 1), file_type="xlsx"), "table"),
             (make_doc(*TestLaws.ZH), "laws"),
+            (make_doc(*[f"Article {i} applies." for i in range(3)], *["Plain text."] * 200), "general"),
             (make_doc("Q: a?", "A: b.", "Q: c?", "A: d.", "Q: e?", "A: f."), "qa"),
             (TestPaper().paper(), "paper"),
             (make_doc("1 Setup", "Do it.", "2 Usage", "Use it.", "2.1 Advanced", "More."), "manual"),
@@ -484,7 +531,9 @@ class TestAuto:
 
     def test_auto_template_delegates_to_the_choice(self) -> None:
         doc = make_doc(*TestLaws.ZH)
-        assert AutoTemplate(chunk_size=300, overlap=30).split(doc) == LawsTemplate(chunk_size=300, overlap=30).split(doc)
+        assert AutoTemplate(chunk_size=300, overlap=30).split(doc) == LawsTemplate(chunk_size=300, overlap=30).split(
+            doc
+        )
 
 
 @cache
@@ -516,7 +565,9 @@ class TestRealDocuments:
     def test_email_has_its_headers(self) -> None:
         drafts = split_auto(parsed("mixed-formats", "fake-email.eml"), "email")
         assert by(drafts, "part") == ["message"] and drafts[0].fields["subject"] == "Test Email"
-        assert "mrobinson@unstructured.io" in drafts[0].fields["from"] and drafts[0].fields["date"].startswith("2022-12-16")
+        assert "mrobinson@unstructured.io" in drafts[0].fields["from"] and drafts[0].fields["date"].startswith(
+            "2022-12-16"
+        )
 
     def test_reply_keeps_history_apart(self) -> None:
         drafts = split_auto(parsed("mixed-formats", "eml", "email-no-utf8-2008-07-16.062410.eml"), "email")
