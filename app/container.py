@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +11,7 @@ from app.answer.generator import ExtractiveGenerator
 from app.answer.service import AnswerService
 from app.core.errors import InvalidInputError
 from app.core.ports import ChunkStore, Embedder, JobRunner, MetadataStore, Reranker
+from app.core.runtime import pin_threads
 from app.core.settings import Settings
 from app.knowledge import KnowledgeBase
 from ingest.chunk import ChunkStage
@@ -30,15 +30,8 @@ log = logging.getLogger(__name__)
 
 
 def configure_threads(settings: Settings) -> None:
-    """Pin BLAS/torch thread counts before numpy or torch start: on 2 cores, default pools spin against each other
-    (measured: a dense query 120 ms → 20 ms with OPENBLAS_NUM_THREADS=1)."""
-    # Only OpenBLAS is pinned: torch's own intra-op pool (OpenMP) must keep every core for embedding; setting
-    # OMP_NUM_THREADS=1 here halved ingest throughput on 2 cores (measured 17 vs 30 chunks/s).
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("DO_NOT_TRACK", "1")
-    os.environ.setdefault("UNSTRUCTURED_DISABLE_NOTICE", "1")
+    """Thread pools and offline switches for this process (see `app.core.runtime.pin_threads`)."""
+    pin_threads()
 
 
 @dataclass

@@ -19,16 +19,20 @@ Run a worker::
 
 from __future__ import annotations
 
-import logging
-import threading
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from app.core.runtime import pin_threads
 
-from celery import Celery
+pin_threads()  # before anything imports numpy: a worker process starts here
 
-from app.core.domain import JobStatus
-from app.core.settings import Settings, get_settings
-from ingest.jobs import TransientIngestError, execute_ingest_file, pending_files
+import logging  # noqa: E402
+import threading  # noqa: E402
+from datetime import UTC, datetime, timedelta  # noqa: E402
+from typing import Any  # noqa: E402
+
+from celery import Celery  # noqa: E402
+
+from app.core.domain import JobStatus  # noqa: E402
+from app.core.settings import Settings, get_settings  # noqa: E402
+from ingest.jobs import TransientIngestError, execute_ingest_file, pending_files  # noqa: E402
 
 log = logging.getLogger(__name__)
 

@@ -37,7 +37,7 @@ def choose(doc: ParsedDocument) -> tuple[str, str]:
     tables = [e for e in doc.elements if e.kind == "table"]
     table_chars = sum(len(e.text) for e in tables)
     if file_type in TABLE_TYPES or (tables and table_chars > 0.8 * len(doc.text)):
-        rows = sum(len(table_pairs(e)) for e in tables)
+        rows = sum(len(table_pairs(e)[0]) for e in tables)
         if rows:
             return "qa", f"table with question and answer columns ({rows} pairs)"
         if tables:

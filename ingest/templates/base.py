@@ -96,13 +96,21 @@ class _View(ParsedDocument):
 
 def general_split(text: str, elements: Sequence[Element], chunk_size: int, overlap: int) -> list[ChunkDraft]:
     """The general template's sentence-aware packing on some elements (or pieces) of a document whose full text
-    is `text`; spans index `text` exactly. A chunk never spans two section paths."""
+    is `text`, in document order; spans index `text` exactly. A chunk never spans two section paths, nor any text
+    left out of `elements` (e.g. a table row or a Q&A pair between two pieces)."""
     from ingest.templates.general import GeneralTemplate  # general imports this module
 
-    if not elements:
-        return []
-    view = _View("", "", tuple(elements), "", {}, text)
-    return GeneralTemplate(chunk_size=chunk_size, overlap=overlap).split(view)
+    general = GeneralTemplate(chunk_size=chunk_size, overlap=overlap)
+    drafts: list[ChunkDraft] = []
+    run: list[Element] = []
+    for el in [*elements, None]:
+        if el is not None and (not run or not text[run[-1].end : el.start].strip()):
+            run.append(el)
+            continue
+        if run:
+            drafts += general.split(_View("", "", tuple(run), "", {}, text))
+        run = [el] if el is not None else []
+    return drafts
 
 
 def decorate(drafts: Iterable[ChunkDraft], prefix: str = "", **fields: Any) -> list[ChunkDraft]:

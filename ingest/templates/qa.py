@@ -57,8 +57,11 @@ def find_column(header: list[str], names: tuple[str, ...], wanted: str | None = 
     return None
 
 
-def table_pairs(el: Element, question_column: str | None = None, answer_column: str | None = None) -> list[Pair]:
-    """The pairs of a table element whose header (one of its first three lines) has question and answer columns."""
+def table_pairs(
+    el: Element, question_column: str | None = None, answer_column: str | None = None
+) -> tuple[list[Pair], list[tuple[int, int]]]:
+    """The pairs of a table element whose header (one of its first three lines) has question and answer columns,
+    and the spans of its rows that lack a question or an answer."""
     lines = el.text.split("\n")
     for h in range(min(3, len(lines))):
         header = split_cells(lines[h])
@@ -66,16 +69,17 @@ def table_pairs(el: Element, question_column: str | None = None, answer_column: 
         if qi is not None and ai is not None and qi != ai:
             break
     else:
-        return []
-    pairs, pos = [], sum(len(x) + 1 for x in lines[: h + 1])
+        return [], []
+    pairs, partial, pos = [], [], el.start + sum(len(x) + 1 for x in lines[: h + 1])
     for n, line in enumerate(lines[h + 1 :], start=1):
         cells = _fit(split_cells(line), len(header), ai)
         question, answer = cells[qi], cells[ai]
         if question and answer:
-            start = el.start + pos
-            pairs.append(Pair(question, answer, start, start + len(line), el.page, el.section_path, n))
+            pairs.append(Pair(question, answer, pos, pos + len(line), el.page, el.section_path, n))
+        elif line.strip():
+            partial.append((pos, pos + len(line)))
         pos += len(line) + 1
-    return pairs
+    return pairs, partial
 
 
 def _fit(cells: list[str], width: int, absorb: int) -> list[str]:
@@ -161,11 +165,10 @@ class QATemplate:
         text = doc.text
         pairs: list[Pair] = []
         rest: list[Element] = []
-        for el in doc.elements:
-            found = table_pairs(el, self.question_column, self.answer_column) if el.kind == "table" else []
+        for el in (e for e in doc.elements if e.kind == "table"):
+            found, partial = table_pairs(el, self.question_column, self.answer_column)
             pairs += found
-            if el.kind == "table" and not found:
-                rest.append(el)
+            rest += [piece(text, s, e, el) for s, e in partial] if found else [el]
         found, left = text_pairs(lines_of(e for e in doc.elements if e.kind != "table"))
         pairs += found
         rest += [piece(text, ln.start, ln.end, ln) for ln in left]
@@ -184,7 +187,7 @@ class QATemplate:
             for i, answer in enumerate(self._answer_parts(p)):
                 shown = f"Q: {p.question}\nA: {answer}"
                 drafts.append(ChunkDraft(shown, p.start, p.end, p.page, p.section_path, None, dict(fields)))
-                if True:
+                if i == 0:
                     variant = {**fields, "variant": "question"}
                     drafts.append(ChunkDraft(shown, p.start, p.end, p.page, p.section_path, p.question, variant))
         return sorted(drafts, key=lambda d: d.start)

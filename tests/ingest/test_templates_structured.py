@@ -122,6 +122,7 @@ class TestManual:
             "1.1 Scope",
             "Servers only.",
             "2 Installation",
+            "2.5 GHz processor needed",  # a number, not the first subsection of 2
             "1. Download the package",
             "2. Run it",
             "3.2 Network",
@@ -134,6 +135,7 @@ class TestManual:
             ("1 Introduction", "1.1 Scope"),
             ("2 Installation",),
         ]
+        assert drafts[2].text.startswith("2 Installation\n\n2.5 GHz")
         assert "1. Download the package\n\n2. Run it\n\n3.2 Network" in drafts[2].text
 
     def test_chinese_and_markdown_headings_are_detected(self) -> None:
@@ -266,6 +268,8 @@ class TestQA:
             "It takes a minute.",
             "Q: Can I export data?",
             "A: Yes, as CSV.",
+            ("Contact", "title"),
+            "Mail us.",
         )
         drafts = QATemplate().split(doc)
         main = [d for d in drafts if "variant" not in d.fields]
@@ -285,7 +289,7 @@ class TestQA:
         )
         assert [v.index_text for v in variants] == ["How do I reset my password?", "Can I export data?"]
         assert [(v.text, v.start, v.end) for v in variants] == [(p.text, p.start, p.end) for p in pairs]
-        assert [d.text for d in main if "question" not in d.fields] == ["FAQ"]
+        assert [d.text for d in main if "question" not in d.fields] == ["FAQ", "Contact\n\nMail us."]
 
     def test_chinese_pairs(self) -> None:
         doc = make_doc("问：如何安装？", "答：运行安装程序。", "问题：支持 Windows 吗？", "回答：支持。")
@@ -306,6 +310,7 @@ class TestQA:
             "2 | 是否收费？ | 免费。",
         ]
         assert by(pairs, "row") == [1, 2]
+        assert [d.text for d in drafts if "question" not in d.fields] == ["说明", "3 |  | 没有问题的行"]
         assert sum(1 for d in drafts if d.fields.get("variant") == "question") == 2
 
     def test_columns_named_by_parameter_and_separators_inside_the_answer(self) -> None:

@@ -17,9 +17,7 @@ router = APIRouter(prefix="/v1/collections", tags=["collections"])
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 def create_collection(body: CollectionIn, kb: KbDep, tenant: TenantDep) -> dict[str, Any]:
-    return kb.create_collection(
-        tenant, body.name, body.template, body.description, body.embedder, body.metadata_schema
-    )
+    return kb.create_collection(tenant, body.name, body.template, body.description, body.embedder, body.metadata_schema)
 
 
 @router.delete("/{collection}", status_code=status.HTTP_204_NO_CONTENT)
