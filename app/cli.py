@@ -6,25 +6,15 @@ import argparse
 import json
 import logging
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
+from app.cli_ingest import _services, add_ingest_commands, ingest_paths
 from app.core.errors import GroundedError, InvalidInputError
 from app.core.filters import Filter
 
 DEMO_DIR = Path(__file__).parent / "demo"
 DEMO_COLLECTION = "demo"
-
-
-def _services() -> Any:
-    from app.container import build_services
-    from app.core.settings import get_settings
-
-    svc = build_services(get_settings())
-    svc.warm_up()
-    svc.runner.start()
-    return svc
 
 
 def _out(data: Any, as_json: bool, text: str) -> None:
@@ -38,98 +28,6 @@ def _filter(raw: str | None) -> Filter | None:
         return Filter.model_validate_json(raw)
     except ValueError as e:
         raise InvalidInputError(f"--filter is not a valid filter: {e}", "filters") from e
-
-
-def _collect(paths: list[str]) -> list[Path]:
-    files: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            files.extend(sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith(".")))
-        elif p.is_file():
-            files.append(p)
-        else:
-            raise InvalidInputError(f"no such file or folder: {p}", "path")
-    return files
-
-
-def ingest_paths(
-    svc: Any, collection: str, paths: list[str], meta: dict[str, Any], quiet: bool = False, embedder: str = "default"
-) -> dict:
-    """Upload files/folders into a collection (created if missing), wait for the job, return it."""
-    from app.core.errors import NotFoundError
-    from app.knowledge import Upload
-
-    tenant = svc.settings.default_tenant
-    try:
-        svc.kb.get_collection(tenant, collection)
-    except NotFoundError:
-        svc.kb.create_collection(tenant, collection, embedder=embedder)
-    files = _collect(paths)
-    handles = [open(f, "rb") for f in files]  # noqa: SIM115 - closed below
-    try:
-        result = svc.kb.upload(
-            tenant, collection, [Upload(f.name, h) for f, h in zip(files, handles, strict=True)], meta
-        )
-    finally:
-        for h in handles:
-            h.close()
-    last = ""
-    while True:
-        job = svc.kb.get_job(tenant, result.job_id)
-        if not quiet:
-            line = "\r" + _progress_line(job)
-            if line != last:
-                print(line, end="", file=sys.stderr, flush=True)
-                last = line
-        if job["status"] in ("succeeded", "failed", "partial"):
-            break
-        time.sleep(0.3)
-    if not quiet:
-        print(file=sys.stderr)
-    return job
-
-
-def _progress_line(job: dict) -> str:
-    files = job["files"]
-    finished = sum(f["status"] in ("succeeded", "failed") for f in files)
-    total = sum(int(f.get("documents_total") or 1) for f in files)
-    done = sum(
-        int(f.get("documents_total") or 1)
-        if f["status"] in ("succeeded", "failed")
-        else int(f.get("documents_done") or 0)
-        for f in files
-    )
-    chunks = sum(int(f.get("chunks") or 0) for f in files)
-    width = 30
-    filled = int(width * done / total) if total else width
-    bar = "#" * filled + "-" * (width - filled)
-    return f"[{bar}] {done}/{total} docs  {finished}/{len(files)} files  {chunks} chunks  {job['stage']:<9}"
-
-
-def cmd_ingest(a: argparse.Namespace) -> int:
-    meta = {}
-    for kv in a.meta or []:
-        if "=" not in kv:
-            raise InvalidInputError(f"--meta expects key=value, got {kv!r}", "meta")
-        k, v = kv.split("=", 1)
-        meta[k] = v
-    svc = _services()
-    try:
-        job = ingest_paths(svc, a.collection, a.paths, meta, quiet=a.json, embedder=a.embedder)
-    finally:
-        svc.close()
-    if a.json:
-        _out({k: v for k, v in job.items() if k != "payload"}, True, "")
-    else:
-        c = job["counts"]
-        print(
-            f"job {job['id']}: {job['status']} — {c.get('files_succeeded', 0)} file(s) ok, "
-            f"{c.get('files_failed', 0)} failed, {c.get('documents', 0)} document(s), {c.get('chunks', 0)} chunk(s)"
-        )
-        for f in job["files"]:
-            if f["status"] == "failed":
-                print(f"  FAILED {f['filename']}: [{f['code']}] {f['reason']}")
-    return 0 if job["status"] == "succeeded" else 1
 
 
 def cmd_retrieve(a: argparse.Namespace) -> int:
@@ -255,13 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int)
     s.add_argument("--demo", action="store_true", help="ingest the bundled demo collection first")
     s.set_defaults(func=cmd_serve)
-    s = sub.add_parser("ingest", help="ingest files, folders or .jsonl corpora and wait")
-    s.add_argument("paths", nargs="+")
-    s.add_argument("--collection", "-c", required=True)
-    s.add_argument("--meta", action="append", metavar="KEY=VALUE")
-    s.add_argument("--embedder", default="default", help="for a new collection: default (MiniLM) or multilingual")
-    s.add_argument("--json", action="store_true")
-    s.set_defaults(func=cmd_ingest)
+    add_ingest_commands(sub)
     for name, arg, fn in (("retrieve", "query", cmd_retrieve), ("ask", "question", cmd_ask)):
         s = sub.add_parser(name)
         s.add_argument(arg)

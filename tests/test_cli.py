@@ -84,6 +84,26 @@ class TestIngest:
         assert "[unsupported_type]" in failed["tool.xyz"] and "empty" in failed["empty.txt"].lower()
 
 
+    def test_progress_bar_on_stderr(self, ws: Workspace) -> None:
+        assert "[##############################]" in ws.demo.stderr and "files" in ws.demo.stderr
+
+    def test_template_flags_and_reindex(self, ws: Workspace) -> None:
+        law = ws.root / "rules.txt"
+        law.write_text(
+            "Article 1 Scope. These rules apply to all staff.\n\nArticle 2 Leave. Staff receive 25 days of leave."
+            "\n\nArticle 3 Carry-over. Unused days expire in March.",
+            encoding="utf-8",
+        )
+        proc = ws.run("ingest", str(law), "--collection", "rules", "--template", "general", "--json")
+        assert as_json(proc)["status"] == "succeeded"
+        bad = ws.run("ingest", str(law), "--collection", "rules", "--template", "nope")
+        assert bad.returncode == 2 and "valid templates" in bad.stderr and "laws" in bad.stderr
+        bad = ws.run("ingest", str(law), "--collection", "rules", "--template-params", "[1]")
+        assert bad.returncode == 2 and "--template-params" in bad.stderr
+        job = as_json(ws.run("reindex", "rules", "--template", "laws", "--json"))
+        assert job["status"] == "succeeded" and job["counts"]["chunks"] == 3
+
+
 class TestRetrieve:
     def test_json_chunks_carry_ids_scores_and_spans(self, ws: Workspace) -> None:
         data = as_json(ws.run("retrieve", "honeybees waggle dance flowers", "--collection", "beir", "--json"))
