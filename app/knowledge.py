@@ -5,47 +5,23 @@ Collections, uploads (store originals, pre-check, queue a job), documents, chunk
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import shutil
-import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
-from app.adapters.originals import read_sidecar, remove_original, write_sidecar
+from app.adapters.originals import remove_original
 from app.answer.service import AnswerService
-from app.core.domain import Answer, Chunk, Document, JobStatus, Query, Retrieval
-from app.core.errors import InvalidInputError, RejectedFileError, UploadRejectedError
+from app.core.domain import Answer, Chunk, Document, Query, Retrieval
+from app.core.errors import InvalidInputError
 from app.core.filters import Filter, eq, scope_filter
-from app.core.metadata_schema import MetadataSchema
 from app.core.ports import ChunkStore, MetadataStore
-from ingest.jobs import new_file_entry
-from ingest.pipeline import document_id_for
-from ingest.templates import get_template
+from app.uploads import Upload, UploadResult, Uploads, check_template, parse_schema
 from retrievers.service import RetrievalService
 
 log = logging.getLogger(__name__)
-
-_SAFE = re.compile(r"[^\w.\-() \u4e00-\u9fff]+")
-_STATUS_FOR_CODE = {"too_large": 413, "unsupported_type": 415}
-
-
-@dataclass(frozen=True)
-class Upload:
-    """One file of an upload: its name and a readable binary stream."""
-
-    filename: str
-    stream: BinaryIO
-
-
-@dataclass(frozen=True)
-class UploadResult:
-    job_id: str
-    document_ids: list[str]
-    rejected: list[dict[str, str]]
 
 
 class KnowledgeBase:
@@ -79,6 +55,7 @@ class KnowledgeBase:
         self.default_top_k = default_top_k
         self.max_files = max_files
         self.embedder_names = embedder_names
+        self.uploads = Uploads(metadata, submit, precheck, self.originals_dir, max_file_bytes, max_files)
 
     # -- collections -------------------------------------------------------------------------------------------
     def create_collection(
@@ -114,136 +91,14 @@ class KnowledgeBase:
         self.metadata.delete_collection(tenant, name)
         shutil.rmtree(self.originals_dir / tenant / name, ignore_errors=True)
 
-    # -- uploads -----------------------------------------------------------------------------------------------
-    def upload(
-        self,
-        tenant: str,
-        collection: str,
-        files: Iterable[Upload],
-        metadata: dict[str, Any] | None = None,
-        acl_groups: Iterable[str] = (),
-        template: str | None = None,
-        template_params: dict[str, Any] | None = None,
-    ) -> UploadResult:
-        """Store the originals, reject what cannot be ingested, queue one job for the rest."""
-        coll = self.metadata.get_collection(tenant, collection)
-        template = template or coll["template"]
-        params = check_template(template, template_params)
-        meta = _validate_metadata(metadata or {})
-        if coll.get("metadata_schema"):
-            meta = parse_schema(coll["metadata_schema"]).validate_values(meta)
-        acl = tuple(sorted({str(g) for g in acl_groups if str(g).strip()}))
-        job_id = str(uuid.uuid4())
-        folder = self.originals_dir / tenant / collection / job_id
-        entries, specs, doc_ids, rejected = [], [], [], []
-        files = list(files)
-        if len(files) > self.max_files:
-            raise InvalidInputError(f"at most {self.max_files} files per upload, got {len(files)}", "files")
-        for i, up in enumerate(files):
-            name = _safe_name(up.filename)
-            dest = folder / f"{i:04d}_{name}"
-            try:
-                size, head = _save(up.stream, dest, self.max_file_bytes, name)
-                self.precheck(name, head, size)
-                ids = _document_ids(tenant, collection, name, dest)
-            except RejectedFileError as e:
-                dest.unlink(missing_ok=True)
-                rejected.append({"filename": name, "code": e.code, "reason": e.reason})
-                entries.append(new_file_entry(name, None, (e.code, e.reason)))
-                continue
-            doc_ids.extend(ids)
-            entries.append(new_file_entry(name, ids))
-            spec = {
-                "path": str(dest),
-                "filename": name,
-                "template": template,
-                "template_params": params,
-                "metadata": meta,
-                "acl_groups": acl,
-                "embedder": coll.get("embedder") or "default",
-            }
-            write_sidecar(dest, {k: spec[k] for k in ("filename", "metadata", "acl_groups", "template_params")})
-            specs.append(spec)
-        if not entries:
-            raise InvalidInputError("no files in the upload (multipart field 'files')", "files")
-        if not specs:
-            shutil.rmtree(folder, ignore_errors=True)
-            codes = {r["code"] for r in rejected}
-            status = _STATUS_FOR_CODE.get(codes.pop(), 422) if len(codes) == 1 else 422
-            raise UploadRejectedError(rejected, status)
-        job_id = self._queue_job(tenant, collection, job_id, entries, specs)
-        return UploadResult(job_id, doc_ids, rejected)
+    # -- uploads (app/uploads.py) ----------------------------------------------------------------------------
+    def upload(self, tenant: str, collection: str, files: Iterable[Upload], *args: Any, **kwargs: Any) -> UploadResult:
+        """See `Uploads.upload`."""
+        return self.uploads.upload(tenant, collection, files, *args, **kwargs)
 
-    def _queue_job(
-        self, tenant: str, collection: str, job_id: str, entries: list[dict], specs: list[dict[str, Any]]
-    ) -> str:
-        """Persist a job (files rejected up front stay in it as failed, so one record tells the whole story) and
-        hand it to the runner."""
-        pending = [e for e in entries if e["status"] == "queued"]
-        payload_files = iter(specs)
-        ordered_specs = [next(payload_files) if e["status"] == "queued" else None for e in entries]
-        self.metadata.create_job(
-            {
-                "id": job_id,
-                "tenant": tenant,
-                "collection": collection,
-                "status": JobStatus.QUEUED.value,
-                "stage": "queued",
-                "files": entries,
-                "counts": {"files_total": len(entries), "files_pending": len(pending)},
-                "payload": {"files": [s or {"skip": True} for s in ordered_specs]},
-            }
-        )
-        self.submit(job_id, tenant)
-        return job_id
-
-    def reindex_collection(
-        self,
-        tenant: str,
-        collection: str,
-        template: str | None = None,
-        template_params: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        """Re-chunk and re-index every document of a collection from its stored original, e.g. with another
-        template (which becomes the collection's default). Returns the job. Readers keep seeing the old chunks of
-        a document until its new ones are indexed."""
-        coll = self.metadata.get_collection(tenant, collection)
-        template = template or coll["template"]
-        params = check_template(template, template_params)
-        if template != coll["template"]:
-            self.metadata.update_collection(tenant, collection, template=template)
-        sources: dict[str, Document] = {}
-        offset = 0
-        while page := self.metadata.list_documents(tenant, collection, 500, offset):
-            for d in page:
-                if d.source_path:
-                    sources.setdefault(d.source_path, d)
-            offset += len(page)
-        if not sources:
-            raise InvalidInputError(f"collection {collection!r} has no documents with a stored original", "collection")
-        entries, specs = [], []
-        for path, doc in sorted(sources.items()):
-            upload = read_sidecar(path)
-            name = upload.get("filename") or doc.filename
-            if not Path(path).exists():
-                entries.append(new_file_entry(name, [doc.id], ("missing_original", f"stored original {path} is gone")))
-                continue
-            entries.append(new_file_entry(name, [doc.id]))
-            specs.append(
-                {
-                    "path": path,
-                    "filename": name,
-                    "template": template,
-                    "template_params": params,
-                    "metadata": upload.get("metadata") or {},
-                    "acl_groups": list(upload.get("acl_groups") or doc.acl_groups),
-                    "embedder": coll.get("embedder") or "default",
-                }
-            )
-        if not specs:
-            raise InvalidInputError("no stored original of this collection is left to re-index", "collection")
-        job_id = self._queue_job(tenant, collection, str(uuid.uuid4()), entries, specs)
-        return self.metadata.get_job(tenant, job_id)
+    def reindex_collection(self, tenant: str, collection: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """See `Uploads.reindex_collection`."""
+        return self.uploads.reindex_collection(tenant, collection, *args, **kwargs)
 
     def get_job(self, tenant: str, job_id: str) -> dict:
         return self.metadata.get_job(tenant, job_id)
@@ -314,76 +169,3 @@ class KnowledgeBase:
         soft_filters: Filter | None = None,
     ) -> Answer:
         return self.answers.answer(self._query(tenant, collection, question, top_k, filters, soft_filters))
-
-
-def _safe_name(filename: str | None) -> str:
-    base = Path((filename or "").replace("\\", "/")).name.strip()
-    base = _SAFE.sub("_", base)[:200].strip(". ")
-    return base or "unnamed"
-
-
-def _save(stream: BinaryIO, dest: Path, limit: int, name: str) -> tuple[int, bytes]:
-    """Copy the upload to disk, stopping as soon as it exceeds the size limit. Returns (size, first bytes)."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    size, head = 0, b""
-    with open(dest, "wb") as out:
-        while block := stream.read(1 << 20):
-            if not head:
-                head = block[:8192]
-            size += len(block)
-            if size > limit:
-                out.close()
-                dest.unlink(missing_ok=True)
-                raise RejectedFileError(name, f"file is larger than the limit of {limit} bytes", "too_large")
-            out.write(block)
-    return size, head
-
-
-def _document_ids(tenant: str, collection: str, name: str, path: Path) -> list[str]:
-    """Ids the upload answers with; a `.jsonl` corpus holds one document per line (its `_id`)."""
-    if not name.lower().endswith(".jsonl"):
-        return [document_id_for(tenant, collection, name)]
-    ids = []
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for line in f:
-            if line.strip():
-                try:
-                    ids.append(document_id_for(tenant, collection, str(json.loads(line)["_id"])))
-                except (ValueError, KeyError, TypeError):
-                    continue  # the parser reports the malformed line with its number
-    return ids
-
-
-def _validate_metadata(meta: dict[str, Any]) -> dict[str, Any]:
-    if not isinstance(meta, dict):
-        raise InvalidInputError("metadata must be a JSON object", "metadata")
-    out = {}
-    for k, v in meta.items():
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_\-]{0,63}", str(k)):
-            raise InvalidInputError(f"metadata key {k!r} must be an identifier (letters, digits, _ and -)", "metadata")
-        if not (
-            isinstance(v, str | int | float | bool) or (isinstance(v, list) and all(isinstance(x, str) for x in v))
-        ):
-            raise InvalidInputError(
-                f"metadata value for {k!r} must be a string, number, bool or list of strings", "metadata"
-            )
-        out[str(k)] = v
-    return out
-
-
-def check_template(name: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Validate a template name and its parameters (unknown template → 422 listing the valid ones)."""
-    params = params or {}
-    if not isinstance(params, dict):
-        raise InvalidInputError("template_params must be a JSON object", "template_params")
-    get_template(name)
-    try:
-        get_template(name, **params)
-    except (TypeError, ValueError) as e:
-        raise InvalidInputError(f"template {name!r}: invalid parameters: {e}", "template_params") from e
-    return dict(params)
-
-
-def parse_schema(raw: dict[str, Any]) -> MetadataSchema:
-    """A collection's metadata schema from its JSON form; a bad schema is an input error."""
-    return MetadataSchema.parse(raw)
