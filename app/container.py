@@ -7,10 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.adapters.key_store import SqlKeyStore
 from app.answer.generator import ExtractiveGenerator
 from app.answer.service import AnswerService
 from app.core.errors import InvalidInputError
 from app.core.ports import ChunkStore, Embedder, JobRunner, MetadataStore, Reranker
+from app.core.ratelimit import RateLimiter
 from app.core.runtime import pin_threads
 from app.core.settings import Settings
 from app.knowledge import KnowledgeBase
@@ -46,6 +48,8 @@ class Services:
     retrieval: RetrievalService
     answers: AnswerService
     kb: KnowledgeBase
+    keys: SqlKeyStore
+    limiter: RateLimiter
 
     def warm_up(self) -> None:
         """Load models and open stores; called at API start-up / CLI start, never at import."""
@@ -147,7 +151,11 @@ def build_services(settings: Settings, embedder: Embedder | None = None) -> Serv
         ing.max_files_per_upload,
         tuple(embedders),
     )
-    return Services(settings, metadata, store, embedder, pipeline, runner, retriever, retrieval, answers, kb)
+    keys = SqlKeyStore(metadata)
+    limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
+    return Services(
+        settings, metadata, store, embedder, pipeline, runner, retriever, retrieval, answers, kb, keys, limiter
+    )
 
 
 def _releaser(metadata: MetadataStore, originals_dir: Path) -> Callable[[str], None]:

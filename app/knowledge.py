@@ -15,7 +15,7 @@ from typing import Any
 from app.adapters.originals import remove_original
 from app.answer.service import AnswerService
 from app.core.domain import Answer, Chunk, Document, Query, Retrieval
-from app.core.errors import InvalidInputError
+from app.core.errors import InvalidInputError, NotFoundError
 from app.core.filters import Filter, eq, scope_filter
 from app.core.ports import ChunkStore, MetadataStore
 from app.uploads import Upload, UploadResult, Uploads, check_template, parse_schema
@@ -104,27 +104,60 @@ class KnowledgeBase:
         return self.metadata.get_job(tenant, job_id)
 
     # -- documents ---------------------------------------------------------------------------------------------
-    def list_documents(self, tenant: str, collection: str, limit: int = 100, offset: int = 0) -> list[Document]:
+    # `groups` are the caller's ACL groups (None = unrestricted): a document outside them does not exist for the
+    # caller (404, never 403, so its existence does not leak).
+    def list_documents(
+        self,
+        tenant: str,
+        collection: str,
+        limit: int = 100,
+        offset: int = 0,
+        groups: tuple[str, ...] | None = None,
+    ) -> list[Document]:
         self.metadata.get_collection(tenant, collection)
-        return self.metadata.list_documents(tenant, collection, limit, offset)
+        if groups is None:
+            return self.metadata.list_documents(tenant, collection, limit, offset)
+        visible: list[Document] = []
+        page_at = 0
+        while len(visible) < offset + limit:
+            page = self.metadata.list_documents(tenant, collection, 500, page_at)
+            visible.extend(d for d in page if _sees(groups, d.acl_groups))
+            if len(page) < 500:
+                break
+            page_at += 500
+        return visible[offset : offset + limit]
 
-    def get_document(self, tenant: str, document_id: str) -> Document:
-        return self.metadata.get_document(tenant, document_id)
-
-    def document_chunks(self, tenant: str, document_id: str, limit: int = 1000, offset: int = 0) -> list[Chunk]:
+    def get_document(self, tenant: str, document_id: str, groups: tuple[str, ...] | None = None) -> Document:
         doc = self.metadata.get_document(tenant, document_id)
-        flt = Filter(must=[eq("tenant", tenant), eq("document_id", doc.id), eq("doc_hash", doc.content_hash)])
+        if not _sees(groups, doc.acl_groups):
+            raise NotFoundError("document", document_id)
+        return doc
+
+    def document_chunks(
+        self,
+        tenant: str,
+        document_id: str,
+        limit: int = 1000,
+        offset: int = 0,
+        groups: tuple[str, ...] | None = None,
+    ) -> list[Chunk]:
+        doc = self.get_document(tenant, document_id, groups)
+        # The ACL goes into the store query too: what the store returns is what the caller may see.
+        flt = scope_filter(
+            tenant, None, groups, Filter(must=[eq("document_id", doc.id), eq("doc_hash", doc.content_hash)])
+        )
         return self.store.list_chunks(flt, limit, offset)
 
-    def delete_document(self, tenant: str, document_id: str) -> None:
+    def delete_document(self, tenant: str, document_id: str, groups: tuple[str, ...] | None = None) -> Document:
         """Chunks (and their vectors) first, then the record, then the stored original once no other document of
         the same file (a corpus) refers to it: a failure in between leaves a record to retry the delete from."""
-        doc = self.metadata.get_document(tenant, document_id)
+        doc = self.get_document(tenant, document_id, groups)
         self.store.delete_document(tenant, doc.id)
         self.store.flush()
         self.metadata.delete_document(tenant, doc.id)
         if doc.source_path and self.metadata.count_documents_by_source(doc.source_path) == 0:
             remove_original(doc.source_path)
+        return doc
 
     def count_chunks(self, tenant: str, collection: str) -> int:
         return self.store.count(scope_filter(tenant, collection, None, None))
@@ -137,14 +170,15 @@ class KnowledgeBase:
         text: str,
         top_k: int | None,
         filters: Filter | None,
-        soft_filters: Filter | None = None,
+        soft_filters: Filter | None,
+        groups: tuple[str, ...] | None,
     ) -> Query:
         coll = self.metadata.get_collection(tenant, collection)
         k = top_k or self.default_top_k
         if not 1 <= k <= self.max_top_k:
             raise InvalidInputError(f"top_k must be between 1 and {self.max_top_k}", "top_k")
         embedder = coll.get("embedder") or "default"
-        return Query(text, collection, tenant, k, filters=filters, soft_filters=soft_filters, embedder=embedder)
+        return Query(text, collection, tenant, k, groups, filters, soft_filters, embedder)
 
     def retrieve(
         self,
@@ -154,10 +188,11 @@ class KnowledgeBase:
         top_k: int | None = None,
         filters: Filter | None = None,
         soft_filters: Filter | None = None,
+        groups: tuple[str, ...] | None = None,
     ) -> Retrieval:
         if not text.strip():
             raise InvalidInputError("query must not be empty", "query")
-        return self.retriever.run(self._query(tenant, collection, text, top_k, filters, soft_filters))
+        return self.retriever.run(self._query(tenant, collection, text, top_k, filters, soft_filters, groups))
 
     def answer(
         self,
@@ -167,5 +202,11 @@ class KnowledgeBase:
         top_k: int | None = None,
         filters: Filter | None = None,
         soft_filters: Filter | None = None,
+        groups: tuple[str, ...] | None = None,
     ) -> Answer:
-        return self.answers.answer(self._query(tenant, collection, question, top_k, filters, soft_filters))
+        return self.answers.answer(self._query(tenant, collection, question, top_k, filters, soft_filters, groups))
+
+
+def _sees(groups: tuple[str, ...] | None, acl: tuple[str, ...]) -> bool:
+    """Whether a caller with these groups (None = unrestricted) may see a document with this ACL (() = public)."""
+    return groups is None or not acl or bool(set(acl) & set(groups))

@@ -133,6 +133,10 @@ class SqlMetadataStore:
         """Close every pooled connection."""
         self._engine.dispose()
 
+    def session(self, conflict: str | None = None) -> contextlib.AbstractContextManager[Session]:
+        """One committed transaction for adapters that keep their own tables in this database (keys, audit)."""
+        return self._session(conflict)
+
     @contextlib.contextmanager
     def _session(self, conflict: str | None = None) -> Iterator[Session]:
         """One committed transaction; SQLAlchemy errors become StoreError (or ConflictError when `conflict`)."""

@@ -67,6 +67,23 @@ class DocumentRow(Base):
     source_path: Mapped[str] = mapped_column(default="", server_default="")  # the stored original
 
 
+class KeyRow(Base):
+    """An API key: only a SHA-256 of its secret is stored; the key itself is shown once, at creation."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (Index("ix_api_keys_tenant", "tenant"),)
+
+    id: Mapped[str] = mapped_column(primary_key=True)  # the public part of the key, used to look it up
+    secret_hash: Mapped[str]
+    role: Mapped[str]
+    tenant: Mapped[str]
+    groups: Mapped[JSONList]
+    name: Mapped[str]
+    created_at: Mapped[datetime]
+    created_by: Mapped[str]
+    revoked_at: Mapped[datetime | None]
+
+
 class JobRow(Base):
     __tablename__ = "jobs"
     __table_args__ = (Index("ix_jobs_status", "status"),)

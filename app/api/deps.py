@@ -18,11 +18,5 @@ def get_kb(request: Request) -> KnowledgeBase:
     return request.app.state.services.kb
 
 
-def get_tenant(request: Request) -> str:
-    # Until API keys exist (a later issue), every caller is the configured default tenant.
-    return request.app.state.services.settings.default_tenant
-
-
 ServicesDep = Annotated[Services, Depends(get_services)]
 KbDep = Annotated[KnowledgeBase, Depends(get_kb)]
-TenantDep = Annotated[str, Depends(get_tenant)]

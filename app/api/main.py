@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from app.api.routes import collections, documents, health, query
+from app.api.routes import collections, documents, health, keys, query
 from app.container import Services, build_services
 from app.core.errors import (
     ConflictError,
@@ -31,6 +31,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         svc = services or build_services(settings or get_settings())
+        if svc.settings.env == "production" and svc.settings.admin_key is None:
+            raise RuntimeError("GROUNDED_ADMIN_KEY is required outside development (GROUNDED_ENV=production)")
         svc.warm_up()
         if not svc.runner._threads:
             resumed = svc.runner.start()
@@ -47,7 +49,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         description="Knowledge-grounding service: cited answers from your documents, or an explicit refusal.",
         lifespan=lifespan,
     )
-    for r in (health.router, collections.router, documents.router, query.router):
+    for r in (health.router, collections.router, documents.router, query.router, keys.router):
         app.include_router(r)
     app.add_exception_handler(GroundedError, _domain_error)
     return app

@@ -77,6 +77,14 @@ class Settings(BaseSettings):
         0, ge=0, description="beat re-queues unfinished files of jobs idle this long (0 = visibility timeout + 5 min)"
     )
 
+    admin_key: SecretStr | None = Field(
+        None, description="bootstrap admin API key; required outside development (the service refuses to start)"
+    )
+    admin_tenant: str = Field("default", description="tenant of the bootstrap admin key")
+    admin_groups: list[str] = Field(default_factory=list, description="ACL groups of the bootstrap admin key")
+    rate_limit_per_s: float = Field(20.0, ge=0, description="requests per second per key (token bucket; 0 = off)")
+    rate_limit_burst: int = Field(40, ge=1, description="bucket size: requests a key may make at once")
+
     ingest: IngestSettings = IngestSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     answer: AnswerSettings = AnswerSettings()

@@ -10,10 +10,10 @@ import pytest
 from tests.conftest import DEMO_DIR
 
 
-def wait_job(client, job_id: str, timeout: float = 60.0) -> dict:
+def wait_job(client, job_id: str, timeout: float = 60.0, headers: dict[str, str] | None = None) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        job = client.get(f"/v1/jobs/{job_id}").json()
+        job = client.get(f"/v1/jobs/{job_id}", headers=headers).json()
         if job["status"] in ("succeeded", "failed", "partial"):
             return job
         time.sleep(0.1)

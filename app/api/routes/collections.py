@@ -7,7 +7,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 
-from app.api.deps import KbDep, TenantDep
+from app.api.auth import Deleter, Ingester, Reader
+from app.api.deps import KbDep
 from app.api.schemas import CollectionIn, ReindexIn, document_out, job_out
 from app.core.errors import InvalidInputError
 from app.knowledge import Upload
@@ -16,36 +17,38 @@ router = APIRouter(prefix="/v1/collections", tags=["collections"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-def create_collection(body: CollectionIn, kb: KbDep, tenant: TenantDep) -> dict[str, Any]:
-    return kb.create_collection(tenant, body.name, body.template, body.description, body.embedder, body.metadata_schema)
+def create_collection(body: CollectionIn, kb: KbDep, caller: Ingester) -> dict[str, Any]:
+    return kb.create_collection(
+        caller.tenant, body.name, body.template, body.description, body.embedder, body.metadata_schema
+    )
 
 
 @router.delete("/{collection}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_collection(collection: str, kb: KbDep, tenant: TenantDep) -> Response:
-    kb.delete_collection(tenant, collection)
+def delete_collection(collection: str, kb: KbDep, caller: Deleter) -> Response:
+    kb.delete_collection(caller.tenant, collection)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/{collection}/reindex", status_code=status.HTTP_202_ACCEPTED)
-def reindex_collection(collection: str, body: ReindexIn, kb: KbDep, tenant: TenantDep) -> dict[str, Any]:
-    return job_out(kb.reindex_collection(tenant, collection, body.template, body.template_params))
+def reindex_collection(collection: str, body: ReindexIn, kb: KbDep, caller: Ingester) -> dict[str, Any]:
+    return job_out(kb.reindex_collection(caller.tenant, collection, body.template, body.template_params))
 
 
 @router.get("")
-def list_collections(kb: KbDep, tenant: TenantDep) -> dict[str, Any]:
-    return {"collections": kb.list_collections(tenant)}
+def list_collections(kb: KbDep, caller: Reader) -> dict[str, Any]:
+    return {"collections": kb.list_collections(caller.tenant)}
 
 
 @router.get("/{collection}")
-def get_collection(collection: str, kb: KbDep, tenant: TenantDep) -> dict[str, Any]:
-    return kb.get_collection(tenant, collection)
+def get_collection(collection: str, kb: KbDep, caller: Reader) -> dict[str, Any]:
+    return kb.get_collection(caller.tenant, collection)
 
 
 @router.post("/{collection}/documents", status_code=status.HTTP_202_ACCEPTED)
 def upload_documents(
     collection: str,
     kb: KbDep,
-    tenant: TenantDep,
+    caller: Ingester,
     files: Annotated[list[UploadFile], File(description="one or more files")],
     metadata: Annotated[str | None, Form(description="JSON object applied to every file")] = None,
     acl_groups: Annotated[str | None, Form(description="comma-separated or JSON list of groups")] = None,
@@ -56,7 +59,7 @@ def upload_documents(
     params = _json_object(template_params, "template_params")
     groups = _groups(acl_groups)
     ups = [Upload(f.filename or "", f.file) for f in files]
-    result = kb.upload(tenant, collection, ups, meta, groups, template, params)
+    result = kb.upload(caller.tenant, collection, ups, meta, groups, template, params)
     return {"job_id": result.job_id, "document_ids": result.document_ids, "rejected": result.rejected}
 
 
@@ -64,11 +67,11 @@ def upload_documents(
 def list_documents(
     collection: str,
     kb: KbDep,
-    tenant: TenantDep,
+    caller: Reader,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
-    docs = kb.list_documents(tenant, collection, limit, offset)
+    docs = kb.list_documents(caller.tenant, collection, limit, offset, caller.groups)
     return {"documents": [document_out(d) for d in docs], "limit": limit, "offset": offset}
 
 

@@ -11,20 +11,21 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
-from app.api.deps import KbDep, TenantDep
+from app.api.auth import Deleter, Reader
+from app.api.deps import KbDep
 from app.api.schemas import chunk_out, document_out, job_out
 
 router = APIRouter(tags=["documents"])
 
 
 @router.get("/v1/documents/{document_id}")
-def get_document(document_id: str, kb: KbDep, tenant: TenantDep) -> dict[str, Any]:
-    return document_out(kb.get_document(tenant, document_id))
+def get_document(document_id: str, kb: KbDep, caller: Reader) -> dict[str, Any]:
+    return document_out(kb.get_document(caller.tenant, document_id, caller.groups))
 
 
 @router.delete("/v1/documents/{document_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_document(document_id: str, kb: KbDep, tenant: TenantDep) -> Response:
-    kb.delete_document(tenant, document_id)
+def delete_document(document_id: str, kb: KbDep, caller: Deleter) -> Response:
+    kb.delete_document(caller.tenant, document_id, caller.groups)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -32,17 +33,17 @@ def delete_document(document_id: str, kb: KbDep, tenant: TenantDep) -> Response:
 def document_chunks(
     document_id: str,
     kb: KbDep,
-    tenant: TenantDep,
+    caller: Reader,
     limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
-    chunks = kb.document_chunks(tenant, document_id, limit, offset)
+    chunks = kb.document_chunks(caller.tenant, document_id, limit, offset, caller.groups)
     return {"document_id": document_id, "chunks": [chunk_out(c) for c in chunks], "limit": limit, "offset": offset}
 
 
 @router.get("/v1/jobs/{job_id}")
-def get_job(job_id: str, kb: KbDep, tenant: TenantDep) -> dict[str, Any]:
-    return job_out(kb.get_job(tenant, job_id))
+def get_job(job_id: str, kb: KbDep, caller: Reader) -> dict[str, Any]:
+    return job_out(kb.get_job(caller.tenant, job_id))
 
 
 _TERMINAL = {"succeeded", "failed", "partial"}
@@ -53,13 +54,14 @@ async def job_events(
     job_id: str,
     request: Request,
     kb: KbDep,
-    tenant: TenantDep,
+    caller: Reader,
     interval: Annotated[float, Query(ge=0.05, le=10, description="seconds between polls of the job")] = 0.5,
 ) -> StreamingResponse:
     """Server-sent events: `progress` with the job each time it changes, then one `done` event at the end.
 
     Works for every runner: the job record in the metadata store is the source of truth.
     """
+    tenant = caller.tenant
     first = kb.get_job(tenant, job_id)  # 404 before the stream starts
 
     async def events() -> AsyncIterator[str]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from app.api.deps import KbDep, TenantDep
+from app.api.auth import Querier
+from app.api.deps import KbDep
 from app.api.schemas import AnswerIn, RetrieveIn, answer_out, retrieval_out
 
 router = APIRouter(prefix="/v1", tags=["query"])
@@ -16,12 +17,16 @@ router = APIRouter(prefix="/v1", tags=["query"])
 
 
 @router.post("/retrieve", response_model=None)
-def retrieve(body: RetrieveIn, kb: KbDep, tenant: TenantDep) -> JSONResponse:
-    r = kb.retrieve(tenant, body.collection, body.query, body.top_k, body.filters, body.soft_filters)
+def retrieve(body: RetrieveIn, kb: KbDep, caller: Querier) -> JSONResponse:
+    r = kb.retrieve(
+        caller.tenant, body.collection, body.query, body.top_k, body.filters, body.soft_filters, caller.groups
+    )
     return JSONResponse(retrieval_out(r, explain=body.explain))
 
 
 @router.post("/answer", response_model=None)
-def answer(body: AnswerIn, kb: KbDep, tenant: TenantDep) -> JSONResponse:
-    a = kb.answer(tenant, body.collection, body.question, body.top_k, body.filters, body.soft_filters)
+def answer(body: AnswerIn, kb: KbDep, caller: Querier) -> JSONResponse:
+    a = kb.answer(
+        caller.tenant, body.collection, body.question, body.top_k, body.filters, body.soft_filters, caller.groups
+    )
     return JSONResponse(answer_out(a))
