@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.adapters.key_store import SqlKeyStore
+from app.adapters.url_fetcher import UrlFetcher
 from app.answer.generator import ExtractiveGenerator
 from app.answer.service import AnswerService
 from app.core.errors import InvalidInputError
@@ -150,6 +151,8 @@ def build_services(settings: Settings, embedder: Embedder | None = None) -> Serv
         r.top_k,
         ing.max_files_per_upload,
         tuple(embedders),
+        fetch_url=build_fetcher(settings).fetch,
+        max_urls=settings.urls.max_per_request,
     )
     keys = SqlKeyStore(metadata)
     limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
@@ -182,6 +185,22 @@ def build_enricher(settings: Settings) -> MetadataEnricher:
             "ingest.llm_enrichment",
         )
     return MetadataEnricher(max_keywords=settings.ingest.keywords)
+
+
+def build_fetcher(settings: Settings) -> UrlFetcher:
+    """The SSRF-safe fetcher behind URL ingestion (private addresses refused unless allowed by settings)."""
+    from app.adapters.url_fetcher import UrlFetcher
+
+    u = settings.urls
+    if u.allow_private and settings.env == "production":
+        log.warning("GROUNDED_URLS__ALLOW_PRIVATE is on: URL ingestion may fetch from private networks")
+    return UrlFetcher(
+        max_bytes=min(u.max_bytes, settings.ingest.max_file_bytes),
+        timeout_s=u.timeout_s,
+        max_redirects=u.max_redirects,
+        allow_private=u.allow_private,
+        allow_hosts=frozenset(u.allow_hosts),
+    )
 
 
 def build_runner(settings: Settings, pipeline: IngestPipeline, metadata: MetadataStore) -> JobRunner:

@@ -46,6 +46,8 @@ class KnowledgeBase:
         default_top_k: int = 5,
         max_files: int = 1000,
         embedder_names: tuple[str, ...] = ("default",),
+        fetch_url: Callable[[str], Any] | None = None,
+        max_urls: int = 20,
     ) -> None:
         self.metadata, self.store, self.submit = metadata, store, submit
         self.retriever, self.answers, self.precheck = retriever, answers, precheck
@@ -55,7 +57,8 @@ class KnowledgeBase:
         self.default_top_k = default_top_k
         self.max_files = max_files
         self.embedder_names = embedder_names
-        self.uploads = Uploads(metadata, submit, precheck, self.originals_dir, max_file_bytes, max_files)
+        self.uploads = Uploads(metadata, submit, precheck, self.originals_dir, max_file_bytes, max_files, max_urls)
+        self.fetch_url = fetch_url
 
     # -- collections -------------------------------------------------------------------------------------------
     def create_collection(
@@ -95,6 +98,12 @@ class KnowledgeBase:
     def upload(self, tenant: str, collection: str, files: Iterable[Upload], *args: Any, **kwargs: Any) -> UploadResult:
         """See `Uploads.upload`."""
         return self.uploads.upload(tenant, collection, files, *args, **kwargs)
+
+    def ingest_urls(self, tenant: str, collection: str, urls: list[str], **options: Any) -> UploadResult:
+        """See `Uploads.upload_urls`: fetch (SSRF-safe) and ingest web pages and files."""
+        if self.fetch_url is None:
+            raise InvalidInputError("URL ingestion is not configured", "urls")
+        return self.uploads.upload_urls(tenant, collection, urls, self.fetch_url, **options)
 
     def reindex_collection(self, tenant: str, collection: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
         """See `Uploads.reindex_collection`."""

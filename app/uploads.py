@@ -7,9 +7,11 @@ import re
 import shutil
 import uuid
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
+from urllib.parse import urlsplit
 
 from app.adapters.originals import read_sidecar, write_sidecar
 from app.core.domain import Document, JobStatus
@@ -29,7 +31,9 @@ class Upload:
     """One file of an upload: its name and a readable binary stream."""
 
     filename: str
-    stream: BinaryIO
+    stream: BinaryIO | None
+    source_uri: str | None = None  # where the file came from (a fetched URL), recorded on its document
+    rejected: tuple[str, str] | None = None  # (code, reason): the file failed before it arrived (a URL fetch)
 
 
 @dataclass(frozen=True)
@@ -54,8 +58,10 @@ class Uploads:
         originals_dir: Path,
         max_file_bytes: int,
         max_files: int = 1000,
+        max_urls: int = 20,
     ) -> None:
         self.metadata, self.submit, self.precheck = metadata, submit, precheck
+        self.max_urls = max_urls
         self.originals_dir = Path(originals_dir)
         self.max_file_bytes = max_file_bytes
         self.max_files = max_files
@@ -88,13 +94,17 @@ class Uploads:
             name = _safe_name(up.filename)
             dest = folder / f"{i:04d}_{name}"
             try:
+                if up.rejected or up.stream is None:
+                    code, reason = up.rejected or ("empty", "no content")
+                    raise RejectedFileError(up.filename, reason, code)
                 size, head = _save(up.stream, dest, self.max_file_bytes, name)
                 self.precheck(name, head, size)
                 ids = _document_ids(tenant, collection, name, dest)
             except RejectedFileError as e:
                 dest.unlink(missing_ok=True)
-                rejected.append({"filename": name, "code": e.code, "reason": e.reason})
-                entries.append(new_file_entry(name, None, (e.code, e.reason)))
+                shown = up.filename if up.rejected else name
+                rejected.append({"filename": shown, "code": e.code, "reason": e.reason})
+                entries.append(new_file_entry(shown, None, (e.code, e.reason)))
                 continue
             doc_ids.extend(ids)
             entries.append(new_file_entry(name, ids))
@@ -106,8 +116,10 @@ class Uploads:
                 "metadata": meta,
                 "acl_groups": acl,
                 "embedder": coll.get("embedder") or "default",
+                "source_uri": up.source_uri,
             }
-            write_sidecar(dest, {k: spec[k] for k in ("filename", "metadata", "acl_groups", "template_params")})
+            kept = ("filename", "metadata", "acl_groups", "template_params", "source_uri")
+            write_sidecar(dest, {k: spec[k] for k in kept})
             specs.append(spec)
         if not entries:
             raise InvalidInputError("no files in the upload (multipart field 'files')", "files")
@@ -118,6 +130,43 @@ class Uploads:
             raise UploadRejectedError(rejected, status)
         job_id = self._queue_job(tenant, collection, job_id, entries, specs)
         return UploadResult(job_id, doc_ids, rejected)
+
+    def upload_urls(
+        self, tenant: str, collection: str, urls: list[str], fetch: Callable[[str], Any], **options: Any
+    ) -> UploadResult:
+        """Fetch each URL (SSRF-safe, see app/adapters/url_fetcher.py), then upload what arrived like files. A URL
+        that cannot be fetched is listed in `rejected` and in the job with its code (`ssrf_blocked`, `timeout`...).
+
+        A document's name is the URL's host and path, so fetching the same URL again replaces its document.
+        """
+        if not urls:
+            raise InvalidInputError("no URLs given", "urls")
+        if len(urls) > self.max_urls:
+            raise InvalidInputError(f"at most {self.max_urls} URLs per request, got {len(urls)}", "urls")
+
+        def attempt(url: str) -> tuple[str, Any]:
+            try:
+                return url, fetch(url)
+            except RejectedFileError as e:
+                return url, e
+
+        with ThreadPoolExecutor(max_workers=min(4, len(urls))) as pool:
+            results = list(pool.map(attempt, urls))
+        ups, handles, fetched = [], [], []
+        try:
+            for url, got in results:
+                if isinstance(got, RejectedFileError):
+                    ups.append(Upload(_url_name(url, ""), None, url, (got.code, got.reason)))
+                    continue
+                fetched.append(got)
+                handles.append(open(got.path, "rb"))  # noqa: SIM115 - closed below
+                ups.append(Upload(_url_name(got.final_url, got.filename), handles[-1], got.final_url))
+            return self.upload(tenant, collection, ups, **options)
+        finally:
+            for h in handles:
+                h.close()
+            for f in fetched:
+                f.cleanup()
 
     def _queue_job(
         self, tenant: str, collection: str, job_id: str, entries: list[dict], specs: list[dict[str, Any]]
@@ -183,6 +232,7 @@ class Uploads:
                     "metadata": upload.get("metadata") or {},
                     "acl_groups": list(upload.get("acl_groups") or doc.acl_groups),
                     "embedder": coll.get("embedder") or "default",
+                    "source_uri": upload.get("source_uri"),
                 }
             )
         if not specs:
@@ -262,3 +312,13 @@ def check_template(name: str, params: dict[str, Any] | None = None) -> dict[str,
 def parse_schema(raw: dict[str, Any]) -> MetadataSchema:
     """A collection's metadata schema from its JSON form; a bad schema is an input error."""
     return MetadataSchema.parse(raw)
+
+
+def _url_name(url: str, filename: str) -> str:
+    """A flat, stable document name for a URL: host + path, keeping the fetched file's extension."""
+    parts = urlsplit(url)
+    stem = f"{parts.hostname or 'url'}{parts.path}".rstrip("/").replace("/", "_") or "url"
+    suffix = Path(filename).suffix
+    if suffix and not stem.lower().endswith(suffix.lower()):
+        stem += suffix
+    return _SAFE.sub("_", stem)[:200]

@@ -95,6 +95,7 @@ def execute_ingest_file(
         acl_groups=tuple(spec.get("acl_groups") or ()),
         embedder=spec.get("embedder"),
         template_params=spec.get("template_params") or {},
+        source_uri=spec.get("source_uri"),
     )
     try:
         report = pipeline.run(src, progress)

@@ -45,6 +45,7 @@ class SourceFile:
     acl_groups: tuple[str, ...] = ()
     embedder: str | None = None  # the collection's dense embedder
     template_params: dict[str, Any] = field(default_factory=dict)
+    source_uri: str | None = None  # a fetched URL
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,8 @@ class IngestPipeline:
     def _enrich(self, doc: ParsedDocument, src: SourceFile) -> ParsedDocument:
         if self.enricher is None:
             return doc
-        facts = self.enricher.enrich(doc, {"filename": src.filename, "size_bytes": len(doc.text.encode("utf-8"))})
+        source = {"filename": src.filename, "size_bytes": len(doc.text.encode("utf-8")), "source_uri": src.source_uri}
+        facts = self.enricher.enrich(doc, {k: v for k, v in source.items() if v is not None})
         return replace(doc, metadata={**doc.metadata, **facts})
 
     def _flush(

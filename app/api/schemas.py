@@ -21,6 +21,14 @@ class CollectionIn(BaseModel):
     )
 
 
+class UrlsIn(BaseModel):
+    urls: list[str] = Field(..., min_length=1, description="http(s) URLs of pages or files")
+    metadata: dict[str, Any] | None = None
+    acl_groups: list[str] | None = None
+    template: str | None = None
+    template_params: dict[str, Any] | None = None
+
+
 class ReindexIn(BaseModel):
     template: str | None = Field(None, description="new chunk template (becomes the collection's default)")
     template_params: dict[str, Any] | None = Field(None, description="the template's own parameters")

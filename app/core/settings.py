@@ -46,6 +46,17 @@ class AnswerSettings(BaseModel):
     passages: int = Field(5, ge=1, le=50)
 
 
+class UrlSettings(BaseModel):
+    max_bytes: int = Field(50 * 1024 * 1024, ge=1, description="a fetched URL larger than this is refused")
+    timeout_s: float = Field(20.0, gt=0, description="wall-clock limit of one fetch, redirects included")
+    max_redirects: int = Field(5, ge=0, le=20)
+    max_per_request: int = Field(20, ge=1, le=200, description="URLs per POST /v1/collections/{c}/urls")
+    allow_private: bool = Field(
+        False, description="allow private/loopback addresses (on-prem intranets only; metadata IPs stay blocked)"
+    )
+    allow_hosts: list[str] = Field(default_factory=list, description="hosts (host[:port]) allowed even if private")
+
+
 class ModelSettings(BaseModel):
     embedder: str = Field("minilm", description="minilm (packaged all-MiniLM-L6-v2) or hash (tests only)")
     torch_threads: int = Field(0, ge=0, description="0 = number of cores")
@@ -89,6 +100,7 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = RetrievalSettings()
     answer: AnswerSettings = AnswerSettings()
     models: ModelSettings = ModelSettings()
+    urls: UrlSettings = UrlSettings()
 
     @field_validator("env")
     @classmethod

@@ -9,7 +9,7 @@ from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 
 from app.api.auth import Deleter, Ingester, Reader
 from app.api.deps import KbDep
-from app.api.schemas import CollectionIn, ReindexIn, document_out, job_out
+from app.api.schemas import CollectionIn, ReindexIn, UrlsIn, document_out, job_out
 from app.core.errors import InvalidInputError
 from app.knowledge import Upload
 
@@ -60,6 +60,22 @@ def upload_documents(
     groups = _groups(acl_groups)
     ups = [Upload(f.filename or "", f.file) for f in files]
     result = kb.upload(caller.tenant, collection, ups, meta, groups, template, params)
+    return {"job_id": result.job_id, "document_ids": result.document_ids, "rejected": result.rejected}
+
+
+@router.post("/{collection}/urls", status_code=status.HTTP_202_ACCEPTED)
+def ingest_urls(collection: str, body: UrlsIn, kb: KbDep, caller: Ingester) -> dict[str, Any]:
+    """Fetch web pages and files (SSRF-safe: private, loopback, link-local and metadata addresses refused, also
+    after redirects) and ingest them; a URL that cannot be fetched is listed in `rejected` with its code."""
+    result = kb.ingest_urls(
+        caller.tenant,
+        collection,
+        body.urls,
+        metadata=body.metadata,
+        acl_groups=body.acl_groups or [],
+        template=body.template,
+        template_params=body.template_params,
+    )
     return {"job_id": result.job_id, "document_ids": result.document_ids, "rejected": result.rejected}
 
 
