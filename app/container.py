@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.adapters.audit import AuditLog
+from app.adapters.crypto import FileCipher
 from app.adapters.key_store import SqlKeyStore
 from app.adapters.url_fetcher import UrlFetcher
 from app.answer.generator import ExtractiveGenerator
@@ -51,6 +53,8 @@ class Services:
     kb: KnowledgeBase
     keys: SqlKeyStore
     limiter: RateLimiter
+    audit: AuditLog
+    cipher: FileCipher | None
 
     def warm_up(self) -> None:
         """Load models and open stores; called at API start-up / CLI start, never at import."""
@@ -62,6 +66,7 @@ class Services:
     def close(self) -> None:
         self.runner.stop()
         self.store.close()
+        self.audit.close()
         close = getattr(self.metadata, "close", None)
         if close:
             close()
@@ -106,6 +111,7 @@ def build_services(settings: Settings, embedder: Embedder | None = None) -> Serv
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     metadata = SqlMetadataStore(settings.sqlalchemy_url)
+    cipher = FileCipher.from_setting(settings.originals_keys.get_secret_value()) if settings.originals_keys else None
     embedder = embedder or build_embedder(settings)
     embedders = build_embedders(embedder)
     extra = {e.vector_name: e.dim for name, e in embedders.items() if name != "default"}
@@ -113,7 +119,7 @@ def build_services(settings: Settings, embedder: Embedder | None = None) -> Serv
     sparse = Bm25Encoder(avg_len=settings.retrieval.bm25_avg_len)
     ing = settings.ingest
     pipeline = IngestPipeline(
-        ParseStage(UnstructuredParser(), ing.max_file_bytes),
+        ParseStage(UnstructuredParser(), ing.max_file_bytes, cipher),
         ChunkStage(ing.chunk_size, ing.chunk_overlap, ing.default_template),
         EmbedStage(embedders, sparse, ing.embed_batch_size),
         store,
@@ -153,11 +159,27 @@ def build_services(settings: Settings, embedder: Embedder | None = None) -> Serv
         tuple(embedders),
         fetch_url=build_fetcher(settings).fetch,
         max_urls=settings.urls.max_per_request,
+        cipher=cipher,
     )
     keys = SqlKeyStore(metadata)
     limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
+    audit_key = settings.audit_key.get_secret_value().encode("utf-8") if settings.audit_key else None
+    audit = AuditLog(settings.sqlalchemy_url, key=audit_key)
     return Services(
-        settings, metadata, store, embedder, pipeline, runner, retriever, retrieval, answers, kb, keys, limiter
+        settings,
+        metadata,
+        store,
+        embedder,
+        pipeline,
+        runner,
+        retriever,
+        retrieval,
+        answers,
+        kb,
+        keys,
+        limiter,
+        audit,
+        cipher,
     )
 
 

@@ -48,6 +48,7 @@ class KnowledgeBase:
         embedder_names: tuple[str, ...] = ("default",),
         fetch_url: Callable[[str], Any] | None = None,
         max_urls: int = 20,
+        cipher: Any | None = None,
     ) -> None:
         self.metadata, self.store, self.submit = metadata, store, submit
         self.retriever, self.answers, self.precheck = retriever, answers, precheck
@@ -57,7 +58,9 @@ class KnowledgeBase:
         self.default_top_k = default_top_k
         self.max_files = max_files
         self.embedder_names = embedder_names
-        self.uploads = Uploads(metadata, submit, precheck, self.originals_dir, max_file_bytes, max_files, max_urls)
+        self.uploads = Uploads(
+            metadata, submit, precheck, self.originals_dir, max_file_bytes, max_files, max_urls, cipher
+        )
         self.fetch_url = fetch_url
 
     # -- collections -------------------------------------------------------------------------------------------

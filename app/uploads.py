@@ -59,9 +59,12 @@ class Uploads:
         max_file_bytes: int,
         max_files: int = 1000,
         max_urls: int = 20,
+        cipher: Any | None = None,
     ) -> None:
+        """Args: `cipher` (app.adapters.crypto.FileCipher) encrypts stored originals at rest."""
         self.metadata, self.submit, self.precheck = metadata, submit, precheck
         self.max_urls = max_urls
+        self.cipher = cipher
         self.originals_dir = Path(originals_dir)
         self.max_file_bytes = max_file_bytes
         self.max_files = max_files
@@ -100,6 +103,8 @@ class Uploads:
                 size, head = _save(up.stream, dest, self.max_file_bytes, name)
                 self.precheck(name, head, size)
                 ids = _document_ids(tenant, collection, name, dest)
+                if self.cipher is not None:
+                    self.cipher.encrypt_file(dest, dest)
             except RejectedFileError as e:
                 dest.unlink(missing_ok=True)
                 shown = up.filename if up.rejected else name

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from app.core.domain import ParsedDocument
 from app.core.errors import RejectedFileError
@@ -32,13 +36,26 @@ class ParseStage:
         result.documents[0].elements[0].page, result.elapsed_ms
     """
 
-    def __init__(self, parser: Parser, max_file_bytes: int) -> None:
+    def __init__(self, parser: Parser, max_file_bytes: int, cipher: Any | None = None) -> None:
+        """Args: `cipher` (app.adapters.crypto.FileCipher) decrypts stored originals that are encrypted at rest."""
         if not isinstance(parser, Parser):
             raise ValueError(f"parser must implement the Parser port (a parse(path, filename) method), got {parser!r}")
         if isinstance(max_file_bytes, bool) or not isinstance(max_file_bytes, int) or max_file_bytes < 1:
             raise ValueError(f"max_file_bytes must be a positive integer, got {max_file_bytes!r}")
         self.parser = parser
         self.max_file_bytes = max_file_bytes
+        self.cipher = cipher
+
+    @contextlib.contextmanager
+    def plaintext(self, path: str) -> Iterator[str]:
+        """The file's readable bytes: a private temporary decrypted copy when originals are encrypted at rest."""
+        from app.adapters.crypto import is_encrypted
+
+        if self.cipher is None or not is_encrypted(path):
+            yield path
+            return
+        with self.cipher.open_decrypted(path) as plain:
+            yield str(Path(plain))
 
     def run(self, path: str, filename: str, max_file_bytes: int | None = None) -> ParseResult:
         """Parse one file.

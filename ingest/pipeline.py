@@ -96,13 +96,14 @@ class IngestPipeline:
         notify(Stage.PARSING, {})
         t0 = time.perf_counter()
         try:
-            parsed = self.parse.run(src.path, src.filename).documents
+            with self.parse.plaintext(src.path) as plain:  # originals may be encrypted at rest
+                parsed = self.parse.run(plain, src.filename).documents
+                single = len(parsed) == 1 and parsed[0].external_id == src.filename
+                file_hash = _file_hash(plain) if single else None
         except RejectedFileError as e:
             self.release_original(src.path)
             return FileReport(src.filename, "failed", reason=e.reason, code=e.code)
         timings["parsing"] = _ms(t0)
-        single = len(parsed) == 1 and parsed[0].external_id == src.filename
-        file_hash = _file_hash(src.path) if single else None
         report = _Tally(total=len(parsed))
         replaced: set[str] = set()
         batch: list[tuple[ParsedDocument, DocumentScope, list[Chunk]]] = []

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from app.api import audit
 from app.api.routes import collections, documents, health, keys, query
 from app.container import Services, build_services
 from app.core.errors import (
@@ -49,9 +50,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         description="Knowledge-grounding service: cited answers from your documents, or an explicit refusal.",
         lifespan=lifespan,
     )
-    for r in (health.router, collections.router, documents.router, query.router, keys.router):
+    for r in (health.router, collections.router, documents.router, query.router, keys.router, audit.router):
         app.include_router(r)
     app.add_exception_handler(GroundedError, _domain_error)
+    app.middleware("http")(audit.audit_middleware)
     return app
 
 

@@ -93,6 +93,10 @@ class Settings(BaseSettings):
     )
     admin_tenant: str = Field("default", description="tenant of the bootstrap admin key")
     admin_groups: list[str] = Field(default_factory=list, description="ACL groups of the bootstrap admin key")
+    originals_keys: SecretStr | None = Field(
+        None, description="comma-separated urlsafe-base64 32-byte keys; first encrypts stored originals, all decrypt"
+    )
+    audit_key: SecretStr | None = Field(None, description="HMAC key of the audit log's hash chain")
     rate_limit_per_s: float = Field(20.0, ge=0, description="requests per second per key (token bucket; 0 = off)")
     rate_limit_burst: int = Field(40, ge=1, description="bucket size: requests a key may make at once")
 
