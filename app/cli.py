@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from app.cli_ingest import _services, add_ingest_commands, ingest_paths
+from app.cli_ops import add_ops_commands
 from app.core.errors import GroundedError, InvalidInputError
 from app.core.filters import Filter
 
@@ -154,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--demo", action="store_true", help="ingest the bundled demo collection first")
     s.set_defaults(func=cmd_serve)
     add_ingest_commands(sub)
+    add_ops_commands(sub)
     for name, arg, fn in (("retrieve", "query", cmd_retrieve), ("ask", "question", cmd_ask)):
         s = sub.add_parser(name)
         s.add_argument(arg)
