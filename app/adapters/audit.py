@@ -166,9 +166,9 @@ class AuditLog:
         for column, value in ((c.tenant, tenant), (c.action, action), (c.actor, actor)):
             if value is not None:
                 stmt = stmt.where(column == value)
-        if since is not None:
+        if since:
             stmt = stmt.where(c.ts >= _utc(since))
-        if until is not None:
+        if until:
             stmt = stmt.where(c.ts < _utc(until))
         with self._tx() as conn:
             rows = conn.execute(stmt.order_by(c.id.desc()).limit(limit).offset(offset)).mappings().all()

@@ -15,10 +15,16 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from app.core.auth import Action, Principal, Role
 
 ANONYMOUS = "anonymous"
+
+
+# Declared so the OpenAPI description shows how to authenticate; the header parsing below is ours.
+_BEARER = HTTPBearer(auto_error=False, description="API key as a bearer token")
+_API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key (alternative header)")
 
 
 def _token(request: Request) -> str | None:
@@ -31,7 +37,11 @@ def _token(request: Request) -> str | None:
     return request.headers.get("x-api-key") or None
 
 
-def authenticate(request: Request) -> Principal:
+def authenticate(
+    request: Request,
+    _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)] = None,
+    _header: Annotated[str | None, Depends(_API_KEY)] = None,
+) -> Principal:
     """The caller of this request (also stored on `request.state.principal` for the audit log)."""
     svc = request.app.state.services
     settings = svc.settings

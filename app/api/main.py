@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from app.api import audit
 from app.api.routes import collections, documents, health, keys, query
+from app.api.schemas import ERROR_RESPONSES
 from app.container import Services, build_services
 from app.core.errors import (
     ConflictError,
@@ -50,8 +51,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         description="Knowledge-grounding service: cited answers from your documents, or an explicit refusal.",
         lifespan=lifespan,
     )
-    for r in (health.router, collections.router, documents.router, query.router, keys.router, audit.router):
-        app.include_router(r)
+    app.include_router(health.router)
+    for r in (collections.router, documents.router, query.router, keys.router, audit.router):
+        app.include_router(r, responses=ERROR_RESPONSES)
     app.add_exception_handler(GroundedError, _domain_error)
     app.middleware("http")(audit.audit_middleware)
     return app

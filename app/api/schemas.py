@@ -11,8 +11,35 @@ from app.core.domain import Answer, Chunk, Citation, Document, Retrieval, Retrie
 from app.core.filters import Filter
 
 
+class ErrorOut(BaseModel):
+    """Every error body: `detail` says why (a list of `{loc, msg, type}` for request-shape errors); `field` names the
+    offending input of a domain check; `kind` what was not found; `rejected` the files of a refused upload."""
+
+    detail: str | list[dict[str, Any]]
+    field: str | None = None
+    kind: str | None = None
+    rejected: list[dict[str, Any]] | None = None
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut, "description": why}
+    for code, why in (
+        (400, "malformed body"),
+        (401, "missing, wrong or revoked API key"),
+        (403, "the key's role may not do this"),
+        (404, "not found (or not visible to the key)"),
+        (409, "conflict"),
+        (413, "too large"),
+        (415, "unsupported file type"),
+        (422, "invalid input"),
+        (429, "rate limit exceeded (see Retry-After)"),
+        (503, "a backend is unavailable"),
+    )
+}
+
+
 class CollectionIn(BaseModel):
-    name: str = Field(..., description="letters, digits, '_', '-', '.'; 1-64 chars")
+    name: str = Field(..., description="letters, digits, '_', '-', '.'; 1-64 chars, starting with a letter or digit")
     template: str = Field("general", description="default chunk template for the collection's documents")
     description: str = ""
     embedder: str = Field("default", description="dense embedder: default (MiniLM, English) or multilingual (USE)")
@@ -22,7 +49,7 @@ class CollectionIn(BaseModel):
 
 
 class UrlsIn(BaseModel):
-    urls: list[str] = Field(..., min_length=1, description="http(s) URLs of pages or files")
+    urls: list[str] = Field(..., min_length=1, max_length=200, description="http(s) URLs of pages or files")
     metadata: dict[str, Any] | None = None
     acl_groups: list[str] | None = None
     template: str | None = None

@@ -49,7 +49,11 @@ def get_job(job_id: str, kb: KbDep, caller: Reader) -> dict[str, Any]:
 _TERMINAL = {"succeeded", "failed", "partial"}
 
 
-@router.get("/v1/jobs/{job_id}/events")
+@router.get(
+    "/v1/jobs/{job_id}/events",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "server-sent events"}},
+)
 async def job_events(
     job_id: str,
     request: Request,

@@ -16,7 +16,7 @@ router = APIRouter(prefix="/v1/keys", tags=["keys"])
 
 class KeyIn(BaseModel):
     role: Role
-    tenant: str = Field(..., min_length=1, max_length=64)
+    tenant: str = Field(..., pattern=r"^[A-Za-z0-9_\-]{1,64}$")
     groups: list[str] | None = Field(None, description="ACL groups the key may see (besides public documents)")
     name: str = Field("", max_length=200)
 
