@@ -66,7 +66,7 @@ def query_audit(
     since: str | None = None,
     until: str | None = None,
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=1_000_000_000),
 ) -> dict[str, Any]:
     """Audit records, newest first (admins only)."""
     try:

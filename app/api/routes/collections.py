@@ -85,7 +85,7 @@ def list_documents(
     kb: KbDep,
     caller: Reader,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> dict[str, Any]:
     docs = kb.list_documents(caller.tenant, collection, limit, offset, caller.groups)
     return {"documents": [document_out(d) for d in docs], "limit": limit, "offset": offset}

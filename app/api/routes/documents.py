@@ -35,7 +35,7 @@ def document_chunks(
     kb: KbDep,
     caller: Reader,
     limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> dict[str, Any]:
     chunks = kb.document_chunks(caller.tenant, document_id, limit, offset, caller.groups)
     return {"document_id": document_id, "chunks": [chunk_out(c) for c in chunks], "limit": limit, "offset": offset}
