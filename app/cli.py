@@ -179,7 +179,23 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--limit", type=int, default=0, help="evaluate only the first N judged queries")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_eval_retrieval)
+    s = ev.add_parser("guard", help="recall per label, false-positive rate and latency of the guards on a suite")
+    s.add_argument("--suite", required=True, help="JSONL or CSV rows {text, kind, label: attack|harmful|benign}")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_eval_guard)
     return p
+
+
+def cmd_eval_guard(a: argparse.Namespace) -> int:
+    """Runs the guards alone (no services, no models): the rules and the committed classifier."""
+    from app.guards import Guard
+    from eval.guard import format_guard_report, run_guard_suite
+
+    if not Path(a.suite).is_file():
+        raise InvalidInputError(f"no such suite file: {a.suite}", "suite")
+    result = run_guard_suite(a.suite, Guard())
+    _out(result, a.json, format_guard_report(result))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

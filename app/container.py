@@ -12,12 +12,14 @@ from app.adapters.crypto import FileCipher
 from app.adapters.key_store import SqlKeyStore
 from app.adapters.url_fetcher import UrlFetcher
 from app.answer.generator import ExtractiveGenerator
+from app.answer.guarding import AnswerGuards
 from app.answer.service import AnswerService
 from app.core.errors import InvalidInputError
-from app.core.ports import ChunkStore, Embedder, JobRunner, MetadataStore, Reranker
+from app.core.ports import ChunkStore, Embedder, JobRunner, MetadataStore, Parser, Reranker
 from app.core.ratelimit import RateLimiter
 from app.core.runtime import pin_threads
 from app.core.settings import Settings
+from app.guards import Guard, GuardInjectionDetector
 from app.knowledge import KnowledgeBase
 from ingest.chunk import ChunkStage
 from ingest.embed import EmbedStage
@@ -55,6 +57,7 @@ class Services:
     limiter: RateLimiter
     audit: AuditLog
     cipher: FileCipher | None
+    guard: Guard | None
 
     def warm_up(self) -> None:
         """Load models and open stores; called at API start-up / CLI start, never at import."""
@@ -62,9 +65,14 @@ class Services:
         self.store.ensure_ready()
         self.retrieval.warm_up()
         self.answers.generator.warm_up()
+        if self.guard is not None:
+            self.guard.warm_up()
 
     def close(self) -> None:
         self.runner.stop()
+        close_parser = getattr(self.pipeline.parse.parser, "close", None)
+        if close_parser:
+            close_parser()
         self.store.close()
         self.audit.close()
         close = getattr(self.metadata, "close", None)
@@ -105,12 +113,15 @@ def build_embedders(default: Embedder) -> dict[str, Embedder]:
 def build_services(settings: Settings, embedder: Embedder | None = None) -> Services:
     """Wire every stage from settings. `embedder` lets tests share one loaded model across many services."""
     configure_threads(settings)
+    from app.adapters.isolated_parser import IsolatedParser
     from app.adapters.metadata_db import SqlMetadataStore
     from app.adapters.sparse import Bm25Encoder
     from app.adapters.unstructured_parser import UnstructuredParser, precheck
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     metadata = SqlMetadataStore(settings.sqlalchemy_url)
+    guard, answer_guards = build_guards(settings)
+    detector = GuardInjectionDetector(guard) if guard is not None and settings.guards.scan_documents else None
     cipher = FileCipher.from_setting(settings.originals_keys.get_secret_value()) if settings.originals_keys else None
     embedder = embedder or build_embedder(settings)
     embedders = build_embedders(embedder)
@@ -118,9 +129,12 @@ def build_services(settings: Settings, embedder: Embedder | None = None) -> Serv
     store = build_store(settings, embedder.dim, extra)
     sparse = Bm25Encoder(avg_len=settings.retrieval.bm25_avg_len)
     ing = settings.ingest
+    parser: Parser = UnstructuredParser()
+    if ing.isolate_parser:  # a child process per parse: timeout, memory cap, a crash fails only that file
+        parser = IsolatedParser(parser, ing.parse_timeout_s, ing.parse_memory_mb, workers=settings.job_workers)
     pipeline = IngestPipeline(
-        ParseStage(UnstructuredParser(), ing.max_file_bytes, cipher),
-        ChunkStage(ing.chunk_size, ing.chunk_overlap, ing.default_template),
+        ParseStage(parser, ing.max_file_bytes, cipher),
+        ChunkStage(ing.chunk_size, ing.chunk_overlap, ing.default_template, detector),
         EmbedStage(embedders, sparse, ing.embed_batch_size),
         store,
         metadata,
@@ -143,7 +157,9 @@ def build_services(settings: Settings, embedder: Embedder | None = None) -> Serv
     if a.generator != "extractive":
         raise InvalidInputError(f"unknown generator {a.generator!r}; valid: extractive", "answer.generator")
     generator = ExtractiveGenerator(embedder, max_sentences=a.max_sentences, sentence_floor=a.sentence_floor)
-    answers = AnswerService(retrieval, generator, evidence_floor=a.evidence_floor, passages=a.passages)
+    answers = AnswerService(
+        retrieval, generator, evidence_floor=a.evidence_floor, passages=a.passages, guards=answer_guards
+    )
     kb = KnowledgeBase(
         metadata,
         store,
@@ -180,6 +196,7 @@ def build_services(settings: Settings, embedder: Embedder | None = None) -> Serv
         limiter,
         audit,
         cipher,
+        guard,
     )
 
 
@@ -211,8 +228,6 @@ def build_enricher(settings: Settings) -> MetadataEnricher:
 
 def build_fetcher(settings: Settings) -> UrlFetcher:
     """The SSRF-safe fetcher behind URL ingestion (private addresses refused unless allowed by settings)."""
-    from app.adapters.url_fetcher import UrlFetcher
-
     u = settings.urls
     if u.allow_private and settings.env == "production":
         log.warning("GROUNDED_URLS__ALLOW_PRIVATE is on: URL ingestion may fetch from private networks")
@@ -223,6 +238,34 @@ def build_fetcher(settings: Settings) -> UrlFetcher:
         allow_private=u.allow_private,
         allow_hosts=frozenset(u.allow_hosts),
     )
+
+
+def build_guards(settings: Settings) -> tuple[Guard | None, AnswerGuards | None]:
+    """The guard (rules + classifier) and its use around answers; invalid policies fail at start-up."""
+    from app.answer.guarding import AnswerGuards
+    from app.guards import Guard, GuardPolicy
+
+    g = settings.guards
+    if not g.enabled and not g.scan_documents:
+        return None, None
+    try:
+        policy = GuardPolicy.from_mapping(g.policy)
+        tenants = {t: GuardPolicy.from_mapping(p) for t, p in g.tenant_policies.items()}
+    except ValueError as e:
+        raise InvalidInputError(f"guards policy: {e}", "guards.policy") from e
+    guard = Guard(policy=policy)
+    if not g.enabled:
+        return guard, None
+    answer_guards = AnswerGuards(
+        guard,
+        policy,
+        tenants,
+        tuple(g.pii_kinds),
+        {t: tuple(k) for t, k in g.tenant_pii.items()},
+        tuple(g.allowed_link_hosts),
+        g.check_output,
+    )
+    return guard, answer_guards
 
 
 def build_runner(settings: Settings, pipeline: IngestPipeline, metadata: MetadataStore) -> JobRunner:

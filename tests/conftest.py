@@ -38,7 +38,14 @@ def minilm():
 def make_settings(tmp_path: Path, **overrides):
     from app.core.settings import Settings
 
-    base = {"data_dir": tmp_path / "data", "env": "test", "models": {"embedder": "hash"}}
+    # Parsing in-process keeps the many short-lived test services fast (a parser child loads spaCy, ~3 s); the
+    # isolated parser (the default) has its own tests and runs in tests/api/test_isolated_ingest.py.
+    base = {
+        "data_dir": tmp_path / "data",
+        "env": "test",
+        "models": {"embedder": "hash"},
+        "ingest": {"isolate_parser": False},
+    }
     base.update(overrides)
     return Settings(**base)
 

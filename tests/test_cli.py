@@ -83,7 +83,6 @@ class TestIngest:
         assert set(failed) == {"empty.txt", "tool.xyz"}
         assert "[unsupported_type]" in failed["tool.xyz"] and "empty" in failed["empty.txt"].lower()
 
-
     def test_progress_bar_on_stderr(self, ws: Workspace) -> None:
         assert "[##############################]" in ws.demo.stderr and "files" in ws.demo.stderr
 

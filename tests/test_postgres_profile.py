@@ -20,6 +20,8 @@ pytestmark = pytest.mark.integration
 
 # The hash embedder scores by shared words: queries close to the documents' wording clear the relevance floor.
 PASSWORD_QUERY = "All accounts must use a password of at least how many characters?"
+
+
 @pytest.fixture(scope="module")
 def pg(pg_database: str) -> Iterator[Engine]:
     """A direct connection to the service's database, to check what it really stored."""

@@ -1,13 +1,16 @@
 """What a file is, told from its bytes: supported extensions, the upload precheck and the container checks.
 
-Nothing here imports a parser library, so the upload endpoint can call `precheck` on the first bytes of a
-file without paying for unstructured.
+Nothing here imports a parser library at import time, so the upload endpoint can call `precheck` on the first
+bytes of a file without paying for unstructured. The container checks (`check_ooxml`, `check_html`) run before
+parsing and reject what would exhaust or silently truncate the parser: zip bombs, over-deep HTML.
 """
 
 from __future__ import annotations
 
+import re
 import zipfile
-from pathlib import PurePath
+from dataclasses import dataclass
+from pathlib import PurePath, PurePosixPath
 
 from app.core.errors import RejectedFileError
 
@@ -43,6 +46,26 @@ _OOXML_NAME = {
     "ppt/": "a PowerPoint deck (.pptx)",
     "xl/": "an Excel workbook (.xlsx)",
 }
+_MIB = 1024 * 1024
+_ARCHIVE_MAGIC = (_ZIP_MAGIC, b"PK\x05\x06", b"7z\xbc\xaf\x27\x1c", b"Rar!\x1a\x07")
+_ARCHIVE_SUFFIXES = frozenset({".zip", ".jar", ".7z", ".rar"})
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+@dataclass(frozen=True)
+class ZipLimits:
+    """What an OOXML container may hold before it is treated as a zip bomb.
+
+    The real Office files under ../shared/data stay far below: at most 318 members, 6 MiB unpacked, 41:1.
+    """
+
+    max_total_bytes: int = 500 * _MIB  # sum of the members' uncompressed sizes
+    max_members: int = 10_000
+    max_ratio: float = 200.0  # uncompressed : compressed, for one member...
+    ratio_min_bytes: int = 5 * _MIB  # ...that unpacks to more than this (tiny members may compress better)
+
+
+ZIP_LIMITS = ZipLimits()
 
 
 def extension(filename: str) -> str:
@@ -107,12 +130,16 @@ def check_text_head(filename: str, ext: str, head: bytes, complete: bool) -> Non
         raise RejectedFileError(filename, "file contains only whitespace", code="empty")
 
 
-def check_ooxml(path: str, filename: str, ext: str) -> None:
-    """Verify that a .docx/.pptx/.xlsx really is that OOXML type, and not encrypted.
+def check_ooxml(path: str, filename: str, ext: str, limits: ZipLimits = ZIP_LIMITS) -> None:
+    """Verify that a .docx/.pptx/.xlsx really is that OOXML type, not encrypted and no zip bomb.
+
+    Only the ZIP directory and the first bytes of each member are read; nothing is unpacked.
 
     Raises:
         RejectedFileError: ``encrypted`` (password-protected Office file), ``type_mismatch`` (not a ZIP, or
-            another OOXML type), ``corrupt`` (a damaged ZIP).
+            another OOXML type), ``corrupt`` (a damaged ZIP, a member name that escapes the archive),
+            ``zip_bomb`` (too many members, too much unpacked data, an extreme compression ratio, overlapping
+            members or an archive nested inside).
     """
     with open(path, "rb") as f:
         head = f.read(8)
@@ -129,13 +156,78 @@ def check_ooxml(path: str, filename: str, ext: str) -> None:
         raise _mismatch(filename, ext, head)
     try:
         with zipfile.ZipFile(path) as zf:
-            names = zf.namelist()
-    except (zipfile.BadZipFile, OSError) as e:
+            infos = zf.infolist()
+            _check_zip_members(filename, infos, limits)
+            _check_nested_archives(filename, zf, infos)
+    except zipfile.BadZipFile as e:
+        if "Overlapped entries" in str(e):  # many directory entries sharing one compressed stream
+            raise RejectedFileError(filename, f"ZIP members overlap, a zip-bomb construction: {e}", "zip_bomb") from e
         raise RejectedFileError(filename, f"damaged ZIP container: {e}", code="corrupt") from e
+    except (OSError, EOFError, ValueError, RuntimeError, NotImplementedError) as e:  # RuntimeError: encrypted member
+        raise RejectedFileError(filename, f"damaged ZIP container: {e}", code="corrupt") from e
+    names = [i.filename for i in infos]
     folders = {p for p in _OOXML_NAME if any(n.startswith(p) for n in names)}
     if _OOXML_PART[ext] not in folders:
         found = _OOXML_NAME[folders.pop()] if len(folders) == 1 else "a ZIP archive that is no Office document"
         raise RejectedFileError(filename, f"content is {found}, not {ext}", code="type_mismatch")
+
+
+def _check_zip_members(filename: str, infos: list[zipfile.ZipInfo], limits: ZipLimits) -> None:
+    if len(infos) > limits.max_members:
+        raise _bomb(filename, f"ZIP has {len(infos)} members, over the limit of {limits.max_members}")
+    for info in infos:
+        name = info.filename
+        if name.startswith(("/", "\\")) or _DRIVE.match(name) or ".." in PurePosixPath(name.replace("\\", "/")).parts:
+            reason = f"ZIP member name {name[:200]!r} points outside the archive (path traversal)"
+            raise RejectedFileError(filename, reason, code="corrupt")
+    total = sum(i.file_size for i in infos)
+    if total > limits.max_total_bytes:
+        raise _bomb(filename, f"ZIP unpacks to {_mib(total)}, over the limit of {_mib(limits.max_total_bytes)}")
+    for info in infos:
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > limits.ratio_min_bytes and ratio > limits.max_ratio:
+            reason = (
+                f"ZIP member {info.filename[:200]!r} expands {ratio:.0f}:1 ({info.compress_size} bytes to "
+                f"{_mib(info.file_size)}), over the limit of {limits.max_ratio:.0f}:1"
+            )
+            raise _bomb(filename, reason)
+
+
+def _check_nested_archives(filename: str, zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> None:
+    for info in infos:
+        # Office keeps embedded workbooks and charts (themselves OOXML ZIPs) under */embeddings/; no parser opens them.
+        if info.is_dir() or "/embeddings/" in f"/{info.filename}":
+            continue
+        suffix = PurePosixPath(info.filename).suffix.lower()
+        with zf.open(info) as member:
+            magic = member.read(8)
+        if suffix in _ARCHIVE_SUFFIXES or magic.startswith(_ARCHIVE_MAGIC):
+            raise _bomb(filename, f"ZIP holds another archive ({info.filename[:200]!r}); nested archives are refused")
+
+
+def check_html(filename: str, text: str) -> None:
+    """Reject HTML that the HTML parser (libxml2, through lxml) would silently cut short.
+
+    libxml2 stops at 256 levels of nesting and at text runs over 10 MB, drops the rest and reports it only in
+    its error log: unstructured would then index a fraction of the page, or nothing, without saying so.
+
+    Raises:
+        RejectedFileError: ``too_complex``, with libxml2's own words.
+    """
+    from lxml import etree
+
+    parser = etree.HTMLParser(remove_comments=True, remove_pis=True)  # as unstructured parses it
+    try:
+        etree.fromstring(text, parser)
+    except ValueError:  # a str with an XML encoding declaration; unstructured retries with bytes too
+        etree.fromstring(text.encode("utf-8"), parser)
+    except etree.LxmlError:
+        pass  # not our concern: unstructured reports unparseable HTML itself
+    for err in parser.error_log:
+        if err.type_name == "ERR_RESOURCE_LIMIT":
+            what = err.message.strip().split(",")[0]
+            reason = f"HTML exceeds the HTML parser's limits ({what}, at line {err.line}); the rest would be lost"
+            raise RejectedFileError(filename, reason, code="too_complex")
 
 
 def describe(head: bytes) -> str | None:
@@ -149,6 +241,14 @@ def describe(head: bytes) -> str | None:
 def _mismatch(filename: str, ext: str, head: bytes) -> RejectedFileError:
     kind = describe(head) or ("text" if _is_texty(head) else "binary data of an unknown type")
     return RejectedFileError(filename, f"content does not match the {ext} extension: it is {kind}", "type_mismatch")
+
+
+def _bomb(filename: str, reason: str) -> RejectedFileError:
+    return RejectedFileError(filename, reason, code="zip_bomb")
+
+
+def _mib(n: int) -> str:
+    return f"{n / _MIB:.1f} MiB"
 
 
 def _is_texty(head: bytes) -> bool:

@@ -24,6 +24,7 @@ from app.adapters.file_checks import (
     PRECHECK_HEAD_BYTES,
     SUPPORTED_EXTENSIONS,
     check_extension,
+    check_html,
     check_ooxml,
     precheck,
 )
@@ -60,7 +61,7 @@ class UnstructuredParser:
 
     Every file is checked before it is parsed (extension, size, signature, encryption), and every failure is a
     `RejectedFileError` with a precise ``code``: ``unsupported_type``, ``empty``, ``encoding``, ``type_mismatch``,
-    ``encrypted``, ``corrupt`` or ``no_text``.
+    ``encrypted``, ``corrupt``, ``no_text``, ``zip_bomb`` or ``too_complex``.
 
     Usage::
 
@@ -95,6 +96,9 @@ class UnstructuredParser:
         Raises:
             RejectedFileError: the file cannot be ingested; ``code`` says why, ``reason`` says it for people.
         """
+        if os.path.isdir(path) or (os.path.exists(path) and not os.path.isfile(path)):
+            kind = "a directory" if os.path.isdir(path) else "a device, pipe or socket"
+            raise RejectedFileError(filename, f"not a regular file: it is {kind}", code="unsupported_type")
         ext = check_extension(filename)
         size = os.path.getsize(path)
         with open(path, "rb") as f:
@@ -114,7 +118,9 @@ class UnstructuredParser:
             check_ooxml(path, filename, ext)
         try:
             raws, props = self._partition(path, filename, ext)
-        except (RejectedFileError, ModelError):  # ours: already precise, or a fault of the installation
+        # Ours: already precise, or a fault of the installation; MemoryError is the parse's memory limit, not a
+        # damaged file (IsolatedParser reports it as ``too_complex``).
+        except (RejectedFileError, ModelError, MemoryError):
             raise
         except Exception as e:
             short = str(e).strip().splitlines()[0][:200] if str(e).strip() else ""
@@ -142,6 +148,8 @@ class UnstructuredParser:
             text = decode_text(f.read(), filename, html=ext in {".html", ".htm"})
         if not text.strip():
             raise RejectedFileError(filename, "file contains only whitespace", code="empty")
+        if ext in {".html", ".htm"}:
+            check_html(filename, text)
         return _raws(_partition_text(text, ext)), {}
 
     def _email(self, path: str, filename: str) -> tuple[list[_Raw], dict[str, Any]]:

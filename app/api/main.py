@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from app.api import audit
-from app.api.routes import collections, documents, health, keys, query
+from app.api.routes import collections, documents, guard, health, keys, query
 from app.api.schemas import ERROR_RESPONSES
 from app.container import Services, build_services
 from app.core.errors import (
@@ -52,7 +52,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         lifespan=lifespan,
     )
     app.include_router(health.router)
-    for r in (collections.router, documents.router, query.router, keys.router, audit.router):
+    for r in (collections.router, documents.router, query.router, guard.router, keys.router, audit.router):
         app.include_router(r, responses=ERROR_RESPONSES)
     app.add_exception_handler(GroundedError, _domain_error)
     app.middleware("http")(audit.audit_middleware)

@@ -182,6 +182,8 @@ def answer_out(a: Answer) -> dict[str, Any]:
         "citations": [citation_out(c) for c in a.citations],
         "support": a.support,
         "model": a.model,
+        "notices": list(a.notices),
+        "guard": a.guard,
         "timings_ms": a.timings_ms,
     }
 

@@ -296,3 +296,5 @@ class Answer:
     support: float = 0.0
     passages: tuple[Passage, ...] = ()
     timings_ms: dict[str, float] = field(default_factory=dict)
+    notices: tuple[str, ...] = ()  # e.g. "general information, not medical advice" for a sensitive question
+    guard: dict[str, Any] = field(default_factory=dict)  # what the input/output guards found and did

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -17,7 +18,9 @@ class IngestSettings(BaseModel):
     max_files_per_upload: int = Field(1000, ge=1)
     embed_batch_size: int = Field(16, ge=1, le=1024)
     default_template: str = "general"
-    parse_timeout_s: float = Field(120.0, gt=0, description="a file whose parsing takes longer is failed (timeout)")
+    parse_timeout_s: float = Field(
+        300.0, gt=0, description="wall-clock limit of parsing one file (a 1,225-page book takes ~75 s on 2 idle cores)"
+    )
     parse_memory_mb: int = Field(2048, ge=256, description="memory limit of the parser process per file")
     isolate_parser: bool = Field(True, description="parse in a child process (timeout, memory limit, crash-safe)")
     keywords: int = Field(8, ge=0, le=50, description="keywords extracted per document (0 = none)")
@@ -55,6 +58,22 @@ class UrlSettings(BaseModel):
         False, description="allow private/loopback addresses (on-prem intranets only; metadata IPs stay blocked)"
     )
     allow_hosts: list[str] = Field(default_factory=list, description="hosts (host[:port]) allowed even if private")
+
+
+class GuardSettings(BaseModel):
+    enabled: bool = Field(True, description="input guard before answers, output guard after them")
+    scan_documents: bool = Field(True, description="injection detector on every chunk at ingest (quarantine)")
+    policy: dict[str, Any] = Field(
+        default_factory=dict, description='default policy: {"blocked": [...], "sensitive": [...], "action_for": {}}'
+    )
+    tenant_policies: dict[str, dict[str, Any]] = Field(default_factory=dict, description="tenant → policy")
+    pii_kinds: list[str] = Field(
+        default_factory=lambda: ["credit_card", "iban", "ssn", "cn_id"],
+        description="PII redacted from answers: email, phone, credit_card, iban, ssn, cn_id",
+    )
+    tenant_pii: dict[str, list[str]] = Field(default_factory=dict, description="tenant → PII kinds")
+    allowed_link_hosts: list[str] = Field(default_factory=list, description="links/images to these hosts are kept")
+    check_output: bool = Field(True, description="withhold an answer the guard flags as risky")
 
 
 class ModelSettings(BaseModel):
@@ -105,6 +124,7 @@ class Settings(BaseSettings):
     answer: AnswerSettings = AnswerSettings()
     models: ModelSettings = ModelSettings()
     urls: UrlSettings = UrlSettings()
+    guards: GuardSettings = GuardSettings()
 
     @field_validator("env")
     @classmethod

@@ -120,9 +120,7 @@ class TestTypedMetadata:
         ]
 
     def test_bad_schema_is_422(self, client) -> None:
-        r = client.post(
-            "/v1/collections", json={"name": "c", "metadata_schema": {"fields": {"x": {"type": "colour"}}}}
-        )
+        r = client.post("/v1/collections", json={"name": "c", "metadata_schema": {"fields": {"x": {"type": "colour"}}}})
         assert r.status_code == 422 and "metadata_schema" in r.text
 
 
