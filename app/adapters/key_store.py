@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,8 +37,13 @@ class SqlKeyStore:
     keys.authenticate(created["key"])  # → Principal(role=reader, tenant=acme, groups=("hr",))
     """
 
-    def __init__(self, metadata: SqlMetadataStore) -> None:
+    def __init__(self, metadata: SqlMetadataStore, cache_ttl_s: float = 5.0) -> None:
+        """Args: `cache_ttl_s` — how long a verified key is trusted without a database read (a key revoked by
+        another process stops working within this time; in this process at once)."""
         self.metadata = metadata
+        self.cache_ttl_s = cache_ttl_s
+        self._cache: dict[str, tuple[Principal, float]] = {}
+        self._lock = threading.Lock()
 
     def create(
         self, role: Role | str, tenant: str, groups: list[str] | None = None, name: str = "", created_by: str = ""
@@ -74,6 +81,21 @@ class SqlKeyStore:
         """The key's principal, or None when the key is malformed, unknown, revoked or wrong."""
         if not key.startswith(PREFIX) or key.count("_") < 2:
             return None
+        token = _hash(key)
+        now = time.monotonic()
+        with self._lock:
+            cached = self._cache.get(token)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        principal = self._lookup(key)
+        if principal is not None and self.cache_ttl_s > 0:
+            with self._lock:
+                if len(self._cache) > 10_000:
+                    self._cache.clear()
+                self._cache[token] = (principal, now + self.cache_ttl_s)
+        return principal
+
+    def _lookup(self, key: str) -> Principal | None:
         key_id, secret = key[len(PREFIX) :].split("_", 1)
         with self.metadata.session() as s:
             row = s.get(KeyRow, key_id)
@@ -98,6 +120,8 @@ class SqlKeyStore:
                 raise NotFoundError("key", key_id)
             if row.revoked_at is None:
                 row.revoked_at = datetime.now(UTC)
+            with self._lock:
+                self._cache = {t: v for t, v in self._cache.items() if v[0].key_id != key_id}
             s.flush()
             return _out(row)
 
