@@ -45,6 +45,11 @@ bench: install
 	$(BIN)/python benchmarks/retrieval_cmrc.py
 	$(BIN)/python benchmarks/latency_100k.py
 	$(BIN)/python benchmarks/llamaindex_baseline.py
+	$(BIN)/python benchmarks/ingest_workers.py
+	$(BIN)/python benchmarks/ingest_documents.py
+	$(BIN)/python benchmarks/chunking_quality.py
+	$(BIN)/python benchmarks/guard_detection.py
+	$(BIN)/python benchmarks/fuzz_openapi.py
 
 clean:
 	rm -rf $(VENV) data bench-out .pytest_cache
