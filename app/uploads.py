@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import re
 import shutil
 import uuid
 from collections.abc import Callable, Iterable
@@ -11,18 +9,22 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
-from urllib.parse import urlsplit
 
 from app.adapters.originals import read_sidecar, write_sidecar
 from app.core.domain import Document, JobStatus
 from app.core.errors import InvalidInputError, RejectedFileError, UploadRejectedError
-from app.core.metadata_schema import MetadataSchema
 from app.core.ports import MetadataStore
+from app.upload_checks import (
+    check_template,
+    document_ids,
+    parse_schema,
+    safe_name,
+    save,
+    url_name,
+    validate_metadata,
+)
 from ingest.jobs import new_file_entry
-from ingest.pipeline import document_id_for
-from ingest.templates import get_template
 
-_SAFE = re.compile(r"[^\w.\-() \u4e00-\u9fff]+")
 _STATUS_FOR_CODE = {"too_large": 413, "unsupported_type": 415}
 
 
@@ -83,7 +85,7 @@ class Uploads:
         coll = self.metadata.get_collection(tenant, collection)
         template = template or coll["template"]
         params = check_template(template, template_params)
-        meta = _validate_metadata(metadata or {})
+        meta = validate_metadata(metadata or {})
         if coll.get("metadata_schema"):
             meta = parse_schema(coll["metadata_schema"]).validate_values(meta)
         acl = tuple(sorted({str(g) for g in acl_groups if str(g).strip()}))
@@ -94,15 +96,15 @@ class Uploads:
         if len(files) > self.max_files:
             raise InvalidInputError(f"at most {self.max_files} files per upload, got {len(files)}", "files")
         for i, up in enumerate(files):
-            name = _safe_name(up.filename)
+            name = safe_name(up.filename)
             dest = folder / f"{i:04d}_{name}"
             try:
                 if up.rejected or up.stream is None:
                     code, reason = up.rejected or ("empty", "no content")
                     raise RejectedFileError(up.filename, reason, code)
-                size, head = _save(up.stream, dest, self.max_file_bytes, name)
+                size, head = save(up.stream, dest, self.max_file_bytes, name)
                 self.precheck(name, head, size)
-                ids = _document_ids(tenant, collection, name, dest)
+                ids = document_ids(tenant, collection, name, dest)
                 if self.cipher is not None:
                     self.cipher.encrypt_file(dest, dest)
             except RejectedFileError as e:
@@ -161,11 +163,11 @@ class Uploads:
         try:
             for url, got in results:
                 if isinstance(got, RejectedFileError):
-                    ups.append(Upload(_url_name(url, ""), None, url, (got.code, got.reason)))
+                    ups.append(Upload(url_name(url, ""), None, url, (got.code, got.reason)))
                     continue
                 fetched.append(got)
                 handles.append(open(got.path, "rb"))  # noqa: SIM115 - closed below
-                ups.append(Upload(_url_name(got.final_url, got.filename), handles[-1], got.final_url))
+                ups.append(Upload(url_name(got.final_url, got.filename), handles[-1], got.final_url))
             return self.upload(tenant, collection, ups, **options)
         finally:
             for h in handles:
@@ -244,86 +246,3 @@ class Uploads:
             raise InvalidInputError("no stored original of this collection is left to re-index", "collection")
         job_id = self._queue_job(tenant, collection, str(uuid.uuid4()), entries, specs)
         return self.metadata.get_job(tenant, job_id)
-
-
-def _safe_name(filename: str | None) -> str:
-    base = Path((filename or "").replace("\\", "/")).name.strip()
-    base = _SAFE.sub("_", base)[:200].strip(". ")
-    return base or "unnamed"
-
-
-def _save(stream: BinaryIO, dest: Path, limit: int, name: str) -> tuple[int, bytes]:
-    """Copy the upload to disk, stopping as soon as it exceeds the size limit. Returns (size, first bytes)."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    size, head = 0, b""
-    with open(dest, "wb") as out:
-        while block := stream.read(1 << 20):
-            if not head:
-                head = block[:8192]
-            size += len(block)
-            if size > limit:
-                out.close()
-                dest.unlink(missing_ok=True)
-                raise RejectedFileError(name, f"file is larger than the limit of {limit} bytes", "too_large")
-            out.write(block)
-    return size, head
-
-
-def _document_ids(tenant: str, collection: str, name: str, path: Path) -> list[str]:
-    """Ids the upload answers with; a `.jsonl` corpus holds one document per line (its `_id`)."""
-    if not name.lower().endswith(".jsonl"):
-        return [document_id_for(tenant, collection, name)]
-    ids = []
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for line in f:
-            if line.strip():
-                try:
-                    ids.append(document_id_for(tenant, collection, str(json.loads(line)["_id"])))
-                except (ValueError, KeyError, TypeError):
-                    continue  # the parser reports the malformed line with its number
-    return ids
-
-
-def _validate_metadata(meta: dict[str, Any]) -> dict[str, Any]:
-    if not isinstance(meta, dict):
-        raise InvalidInputError("metadata must be a JSON object", "metadata")
-    out = {}
-    for k, v in meta.items():
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_\-]{0,63}", str(k)):
-            raise InvalidInputError(f"metadata key {k!r} must be an identifier (letters, digits, _ and -)", "metadata")
-        if not (
-            isinstance(v, str | int | float | bool) or (isinstance(v, list) and all(isinstance(x, str) for x in v))
-        ):
-            raise InvalidInputError(
-                f"metadata value for {k!r} must be a string, number, bool or list of strings", "metadata"
-            )
-        out[str(k)] = v
-    return out
-
-
-def check_template(name: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Validate a template name and its parameters (unknown template → 422 listing the valid ones)."""
-    params = params or {}
-    if not isinstance(params, dict):
-        raise InvalidInputError("template_params must be a JSON object", "template_params")
-    get_template(name)
-    try:
-        get_template(name, **params)
-    except (TypeError, ValueError) as e:
-        raise InvalidInputError(f"template {name!r}: invalid parameters: {e}", "template_params") from e
-    return dict(params)
-
-
-def parse_schema(raw: dict[str, Any]) -> MetadataSchema:
-    """A collection's metadata schema from its JSON form; a bad schema is an input error."""
-    return MetadataSchema.parse(raw)
-
-
-def _url_name(url: str, filename: str) -> str:
-    """A flat, stable document name for a URL: host + path, keeping the fetched file's extension."""
-    parts = urlsplit(url)
-    stem = f"{parts.hostname or 'url'}{parts.path}".rstrip("/").replace("/", "_") or "url"
-    suffix = Path(filename).suffix
-    if suffix and not stem.lower().endswith(suffix.lower()):
-        stem += suffix
-    return _SAFE.sub("_", stem)[:200]
