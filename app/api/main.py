@@ -45,7 +45,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         if services is None:
             svc.close()
 
+    limits = settings or (services.settings if services else get_settings())
     app = FastAPI(
+        max_body_size=limits.max_request_bytes,
         title="grounded",
         version="0.1.0",
         description="Knowledge-grounding service: cited answers from your documents, or an explicit refusal.",

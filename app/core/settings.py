@@ -116,6 +116,10 @@ class Settings(BaseSettings):
         None, description="comma-separated urlsafe-base64 32-byte keys; first encrypts stored originals, all decrypt"
     )
     audit_key: SecretStr | None = Field(None, description="HMAC key of the audit log's hash chain")
+    max_request_bytes: int = Field(1024 * 1024, ge=1024, description="request body limit (JSON); 413 above")
+    max_upload_request_bytes: int = Field(
+        512 * 1024 * 1024, ge=1024, description="body limit of a multipart upload (each file: ingest.max_file_bytes)"
+    )
     rate_limit_per_s: float = Field(20.0, ge=0, description="requests per second per key (token bucket; 0 = off)")
     rate_limit_burst: int = Field(40, ge=1, description="bucket size: requests a key may make at once")
 

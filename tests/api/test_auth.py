@@ -133,3 +133,9 @@ def test_production_refuses_to_start_without_an_admin_key(tmp_path: Path) -> Non
 
 def test_development_without_admin_key_is_anonymous(client) -> None:
     assert client.get("/v1/collections").status_code == 200
+
+
+def test_oversized_request_body_is_413(client) -> None:
+    body = b'{"query": "' + b"a" * 2_000_000 + b'", "collection": "x"}'
+    r = client.post("/v1/retrieve", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 413

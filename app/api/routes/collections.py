@@ -11,6 +11,7 @@ from app.api.auth import Deleter, Ingester, Reader
 from app.api.deps import KbDep
 from app.api.schemas import CollectionIn, ReindexIn, UrlsIn, document_out, job_out
 from app.core.errors import InvalidInputError
+from app.core.settings import get_settings
 from app.knowledge import Upload
 
 router = APIRouter(prefix="/v1/collections", tags=["collections"])
@@ -44,7 +45,11 @@ def get_collection(collection: str, kb: KbDep, caller: Reader) -> dict[str, Any]
     return kb.get_collection(caller.tenant, collection)
 
 
-@router.post("/{collection}/documents", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/{collection}/documents",
+    status_code=status.HTTP_202_ACCEPTED,
+    max_body_size=get_settings().max_upload_request_bytes,
+)
 def upload_documents(
     collection: str,
     kb: KbDep,
