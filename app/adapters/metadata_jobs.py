@@ -23,10 +23,9 @@ from app.core.errors import NotFoundError
 
 
 class JobRecords:
-    """Mixed into SqlMetadataStore, whose `_session` it uses."""
+    """Mixed into SqlMetadataStore, whose `_session` (one committed transaction) it uses."""
 
-    def _session(self, conflict: str | None = None) -> contextlib.AbstractContextManager[Session]:
-        raise NotImplementedError
+    _session: Callable[..., contextlib.AbstractContextManager[Session]]
 
     def create_job(self, job: dict[str, Any]) -> dict[str, Any]:
         """Store a new job and return it with every key of JOB_KEYS and JOB_TIMES.

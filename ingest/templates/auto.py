@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from app.core.domain import ParsedDocument
-from ingest.templates.base import ChunkDraft, check_sizes, lines_of, reject_unknown
+from ingest.templates.base import ChunkDraft, SizedTemplate, lines_of
 from ingest.templates.laws import find_marker
 from ingest.templates.manual import sectioned
 from ingest.templates.paper import has_abstract, has_references
@@ -64,7 +63,7 @@ def _has_introduction(doc: ParsedDocument) -> bool:
     return any(len(e.text) <= 40 and _INTRODUCTION.match(e.text.strip()) for e in doc.elements)
 
 
-class AutoTemplate:
+class AutoTemplate(SizedTemplate):
     """Chooses a template per document with `choose` and splits with it.
 
     Usage::
@@ -73,12 +72,6 @@ class AutoTemplate:
     """
 
     name = "auto"
-
-    def __init__(self, chunk_size: int = 800, overlap: int = 120, **unknown: Any) -> None:
-        check_sizes(chunk_size, overlap)
-        reject_unknown(self.name, unknown)
-        self.chunk_size = chunk_size
-        self.overlap = overlap
 
     def split(self, doc: ParsedDocument) -> list[ChunkDraft]:
         from ingest.templates import TEMPLATES  # the registry imports this module

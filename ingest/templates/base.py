@@ -52,6 +52,18 @@ def reject_unknown(template: str, params: dict[str, Any], valid: Iterable[str] =
         raise ValueError(f"template {template!r} got unknown parameter(s) {', '.join(sorted(params))}; valid: {known}")
 
 
+class SizedTemplate:
+    """A template whose only parameters are the chunk size and overlap; unknown parameters are a ValueError."""
+
+    name = "sized"
+
+    def __init__(self, chunk_size: int = 800, overlap: int = 120, **unknown: Any) -> None:
+        check_sizes(chunk_size, overlap)
+        reject_unknown(self.name, unknown)
+        self.chunk_size = chunk_size
+        self.overlap = overlap
+
+
 @dataclass(frozen=True)
 class Line:
     """One non-blank line of an element, with its exact span in the document text."""

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from app.core.domain import ParsedDocument
 from ingest.templates.base import (
     ChunkDraft,
     Line,
-    check_sizes,
+    SizedTemplate,
     decorate,
     general_split,
     lines_of,
     piece,
-    reject_unknown,
 )
 
 HEADER_FIELDS = ("from", "to", "cc", "date", "subject")
@@ -59,7 +57,7 @@ def quoted_flags(lines: list[Line]) -> list[bool]:
     return flags
 
 
-class EmailTemplate:
+class EmailTemplate(SizedTemplate):
     """E-mails: the headers (from, to, cc, date, subject) are in the ``fields`` of every chunk and the subject is
     prefixed to the index text; the new message (``fields["part"] = "message"``) and the quoted history
     (``part="quoted"``: ``>`` lines, and everything after ``On … wrote:``, ``-----Original Message-----``,
@@ -72,12 +70,6 @@ class EmailTemplate:
     """
 
     name = "email"
-
-    def __init__(self, chunk_size: int = 800, overlap: int = 120, **unknown: Any) -> None:
-        check_sizes(chunk_size, overlap)
-        reject_unknown(self.name, unknown)
-        self.chunk_size = chunk_size
-        self.overlap = overlap
 
     def split(self, doc: ParsedDocument) -> list[ChunkDraft]:
         text = doc.text

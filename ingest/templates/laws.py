@@ -5,18 +5,16 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from app.core.domain import ParsedDocument
 from ingest.templates.base import (
     ChunkDraft,
     Line,
-    check_sizes,
+    SizedTemplate,
     decorate,
     general_split,
     lines_of,
     piece,
-    reject_unknown,
 )
 from ingest.templates.manual import looks_like_heading
 
@@ -61,7 +59,7 @@ class _Segment:
     context: dict[str, str] = field(default_factory=dict)
 
 
-class LawsTemplate:
+class LawsTemplate(SizedTemplate):
     """Laws and regulations: one chunk per article (``第十二条``, ``Article 12``, ``Section 4.1``, ``§ 5``) with
     its number kept; chapters (``第一章``, ``Chapter II``) and sections (``第一节``) are context. An over-long article
     is split at clause (line) and then sentence boundaries; every piece keeps the article number in
@@ -74,12 +72,6 @@ class LawsTemplate:
     """
 
     name = "laws"
-
-    def __init__(self, chunk_size: int = 800, overlap: int = 120, **unknown: Any) -> None:
-        check_sizes(chunk_size, overlap)
-        reject_unknown(self.name, unknown)
-        self.chunk_size = chunk_size
-        self.overlap = overlap
 
     def split(self, doc: ParsedDocument) -> list[ChunkDraft]:
         text = doc.text

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from typing import Any
 
 from app.core.domain import Element, ParsedDocument
-from ingest.templates.base import ChunkDraft, check_sizes, general_split, reject_unknown
+from ingest.templates.base import ChunkDraft, SizedTemplate, general_split
 
 _MARKDOWN = re.compile(r"^(#{1,6})\s+(\S.*)$")
 _ZH_PART = re.compile(r"^第[0-9一二三四五六七八九十百千零〇两]+([编篇部章节])")
@@ -114,7 +113,7 @@ def path_prefix(title: str, section_path: tuple[str, ...]) -> str:
     return " > ".join(parts)
 
 
-class ManualTemplate:
+class ManualTemplate(SizedTemplate):
     """Manuals and books: every chunk stays within one section of the heading tree (long sections are packed
     sentence by sentence as in `general`), its index text starts with ``Title > Section > Subsection`` and
     ``fields["section"]`` holds the joined path.
@@ -126,12 +125,6 @@ class ManualTemplate:
     """
 
     name = "manual"
-
-    def __init__(self, chunk_size: int = 800, overlap: int = 120, **unknown: Any) -> None:
-        check_sizes(chunk_size, overlap)
-        reject_unknown(self.name, unknown)
-        self.chunk_size = chunk_size
-        self.overlap = overlap
 
     def split(self, doc: ParsedDocument) -> list[ChunkDraft]:
         elements, _ = sectioned(doc)

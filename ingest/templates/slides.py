@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from app.core.domain import Element, ParsedDocument
-from ingest.templates.base import ChunkDraft, check_sizes, decorate, general_split, reject_unknown
+from ingest.templates.base import ChunkDraft, SizedTemplate, decorate, general_split
 
 
 def slides_of(doc: ParsedDocument) -> list[tuple[int, list[Element]]]:
@@ -27,7 +25,7 @@ def slide_title(elements: list[Element]) -> str:
     return " ".join(title.split())[:100]
 
 
-class SlidesTemplate:
+class SlidesTemplate(SizedTemplate):
     """Presentations: a chunk per slide holding all of the slide's elements (an exact span of the document),
     indexed with the slide title in front, ``fields={"slide": n, "slide_title": ...}``. An over-long slide is packed
     as in `general`; each piece keeps the slide's fields.
@@ -39,12 +37,6 @@ class SlidesTemplate:
     """
 
     name = "slides"
-
-    def __init__(self, chunk_size: int = 800, overlap: int = 120, **unknown: Any) -> None:
-        check_sizes(chunk_size, overlap)
-        reject_unknown(self.name, unknown)
-        self.chunk_size = chunk_size
-        self.overlap = overlap
 
     def split(self, doc: ParsedDocument) -> list[ChunkDraft]:
         text = doc.text

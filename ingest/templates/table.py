@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from app.core.domain import Element, ParsedDocument
-from ingest.templates.base import ChunkDraft, check_sizes, general_split, header_size, reject_unknown
+from ingest.templates.base import ChunkDraft, SizedTemplate, general_split, header_size
 
 SHEET_TYPES = {"xlsx", "xls", "ods"}
 
 
-class TableTemplate:
+class TableTemplate(SizedTemplate):
     """Spreadsheets and CSV files: the rows of each table element are grouped into chunks of up to `chunk_size`
     characters, each chunk's text starting with the header line(s); a row is never split (a row longer than
     `chunk_size` is a chunk of its own). ``fields`` hold ``rows`` (first and last data row, 1-based), ``table``
@@ -25,12 +25,6 @@ class TableTemplate:
     """
 
     name = "table"
-
-    def __init__(self, chunk_size: int = 800, overlap: int = 120, **unknown: Any) -> None:
-        check_sizes(chunk_size, overlap)
-        reject_unknown(self.name, unknown)
-        self.chunk_size = chunk_size
-        self.overlap = overlap
 
     def split(self, doc: ParsedDocument) -> list[ChunkDraft]:
         text = doc.text
