@@ -73,17 +73,17 @@ def execute_ingest_file(
             "files": _set_file(j["files"], index, status="running", stage=Stage.PARSING.value),
         },
     )
-    last_write = 0.0
+    last_write, last_stage = 0.0, Stage.PARSING
 
     def progress(stage: Stage, counts: dict[str, int]) -> None:
-        nonlocal last_write
-        # Throttle writes: a big corpus reports progress thousands of times.
-        if time.monotonic() - last_write > 0.5 or stage in (Stage.PARSING, Stage.DONE):
+        nonlocal last_write, last_stage
+        # Every stage change is written; counts within a stage are throttled (a big corpus reports thousands).
+        if stage != last_stage or time.monotonic() - last_write > 0.5 or stage in (Stage.PARSING, Stage.DONE):
             metadata.modify_job(
                 job_id,
                 lambda j: {"stage": stage.value, "files": _set_file(j["files"], index, stage=stage.value, **counts)},
             )
-            last_write = time.monotonic()
+            last_write, last_stage = time.monotonic(), stage
 
     src = SourceFile(
         path=spec["path"],
