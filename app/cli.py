@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from app.cli_answer import add_ask_command
+from app.cli_faq import add_faq_commands
 from app.cli_ingest import _services, add_ingest_commands, ingest_paths
 from app.cli_ops import add_ops_commands
 from app.core.errors import GroundedError, InvalidInputError
@@ -46,29 +48,6 @@ def cmd_retrieve(a: argparse.Namespace) -> int:
         for c in data["chunks"]
     ]
     _out(data, a.json, "\n".join(lines) or "(no passage above the relevance floor)")
-    return 0
-
-
-def cmd_ask(a: argparse.Namespace) -> int:
-    from app.api.schemas import answer_out
-
-    svc = _services()
-    try:
-        ans = svc.kb.answer(svc.settings.default_tenant, a.collection, a.question, a.k, _filter(a.filter))
-    finally:
-        svc.close()
-    data = answer_out(ans)
-    if ans.refused:
-        text = f"{ans.answer}\n(reason: {ans.reason})"
-    else:
-        refs = "\n".join(
-            f"  [{c['n']}] {c['external_id']}"
-            + (f", p.{c['page']}" if c["page"] else "")
-            + (f", {c['section']}" if c["section"] else "")
-            for c in data["citations"]
-        )
-        text = f"{ans.answer}\n\nSources:\n{refs}"
-    _out(data, a.json, text)
     return 0
 
 
@@ -156,7 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_serve)
     add_ingest_commands(sub)
     add_ops_commands(sub)
-    for name, arg, fn in (("retrieve", "query", cmd_retrieve), ("ask", "question", cmd_ask)):
+    add_faq_commands(sub)
+    add_ask_command(sub)
+    for name, arg, fn in (("retrieve", "query", cmd_retrieve),):
         s = sub.add_parser(name)
         s.add_argument(arg)
         s.add_argument("--collection", "-c", required=True)
@@ -183,6 +164,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--suite", required=True, help="JSONL or CSV rows {text, kind, label: attack|harmful|benign}")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_eval_guard)
+    s = ev.add_parser("verify", help="balanced accuracy, P/R/F1, AUROC and latency of an answer verifier on a suite")
+    s.add_argument(
+        "--suite",
+        required=True,
+        help="JSONL or CSV rows {question, contexts, answer, label: supported|hallucinated|1|0} or HaluEval QA rows",
+    )
+    s.add_argument("--verifier", choices=["fast", "llm"], default="fast", help="llm = the LLM judge (settings' model)")
+    s.add_argument("--limit", type=int, default=0, help="score a random sample of N answers (0 = all)")
+    s.add_argument("--seed", type=int, default=0, help="the sample's seed")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_eval_verify)
     return p
 
 
@@ -195,6 +187,38 @@ def cmd_eval_guard(a: argparse.Namespace) -> int:
         raise InvalidInputError(f"no such suite file: {a.suite}", "suite")
     result = run_guard_suite(a.suite, Guard())
     _out(result, a.json, format_guard_report(result))
+    return 0
+
+
+def cmd_eval_verify(a: argparse.Namespace) -> int:
+    """The fast verifier needs no services; the LLM judge loads the chat model that settings name."""
+    from eval.verify_suite import evaluate_rows, format_verify_report, load_verify_suite
+
+    if not Path(a.suite).is_file():
+        raise InvalidInputError(f"no such suite file: {a.suite}", "suite")
+    if a.limit < 0:
+        raise InvalidInputError("--limit must be >= 0", "limit")
+    rows = load_verify_suite(a.suite, a.limit, a.seed)  # a bad suite fails before a model loads
+    if a.verifier == "llm":
+        from app.core.settings import get_settings
+        from app.llm.factory import build_language_model
+        from app.verify.llm_judge import LLMJudgeVerifier
+
+        settings = get_settings()
+        if settings.models.llm == "none":
+            raise InvalidInputError(
+                "--verifier llm needs a chat model: set GROUNDED_MODELS__LLM to llama-cpp or openai", "verifier"
+            )
+        model = build_language_model(settings)
+        if model is None:
+            raise InvalidInputError(f"no chat model for models.llm={settings.models.llm!r}", "verifier")
+        verifier: Any = LLMJudgeVerifier(model)
+    else:
+        from app.verify.fast import FastVerifier
+
+        verifier = FastVerifier()
+    result = evaluate_rows(rows, verifier)
+    _out(result, a.json, format_verify_report(result))
     return 0
 
 

@@ -11,7 +11,7 @@ from app.adapters.audit import AuditLog
 from app.adapters.crypto import FileCipher
 from app.adapters.key_store import SqlKeyStore
 from app.adapters.url_fetcher import UrlFetcher
-from app.answer.generator import ExtractiveGenerator
+from app.answer.factory import build_answer_service
 from app.answer.guarding import AnswerGuards
 from app.answer.service import AnswerService
 from app.core.errors import InvalidInputError
@@ -19,6 +19,7 @@ from app.core.ports import ChunkStore, Embedder, JobRunner, MetadataStore, Parse
 from app.core.ratelimit import RateLimiter
 from app.core.runtime import pin_threads
 from app.core.settings import Settings
+from app.faq import FaqService, SqlFaqStore
 from app.guards import Guard, GuardInjectionDetector
 from app.knowledge import KnowledgeBase
 from ingest.chunk import ChunkStage
@@ -58,6 +59,7 @@ class Services:
     audit: AuditLog
     cipher: FileCipher | None
     guard: Guard | None
+    faq: FaqService | None = None  # the standard Q&A library; None when settings.answer.faq is off
 
     def warm_up(self) -> None:
         """Load models and open stores; called at API start-up / CLI start, never at import."""
@@ -153,13 +155,10 @@ def build_services(settings: Settings, embedder: Embedder | None = None) -> Serv
         PostFilter(store, relevance_floor=r.relevance_floor),
         RecallRecovery(evidence_floor=settings.answer.evidence_floor),
     )
-    a = settings.answer
-    if a.generator != "extractive":
-        raise InvalidInputError(f"unknown generator {a.generator!r}; valid: extractive", "answer.generator")
-    generator = ExtractiveGenerator(embedder, max_sentences=a.max_sentences, sentence_floor=a.sentence_floor)
-    answers = AnswerService(
-        retrieval, generator, evidence_floor=a.evidence_floor, passages=a.passages, guards=answer_guards
-    )
+    faq_on, faq_threshold = settings.answer.faq, settings.answer.faq_threshold
+    faq = FaqService(SqlFaqStore(metadata), embedder, threshold=faq_threshold) if faq_on else None
+    answers = build_answer_service(settings, retrieval, embedder, answer_guards)
+    answers.faq = faq  # approved answers are matched before retrieval
     kb = KnowledgeBase(
         metadata,
         store,
@@ -197,6 +196,7 @@ def build_services(settings: Settings, embedder: Embedder | None = None) -> Serv
         audit,
         cipher,
         guard,
+        faq,
     )
 
 

@@ -8,15 +8,16 @@ from __future__ import annotations
 import logging
 import re
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from app.adapters.originals import remove_original
-from app.answer.service import AnswerService
-from app.core.domain import Answer, Chunk, Document, Query, Retrieval
+from app.answer.service import AnswerEvent, AnswerService
+from app.core.domain import Chunk, Document, Query, Retrieval
 from app.core.errors import InvalidInputError, NotFoundError
 from app.core.filters import Filter, eq, scope_filter
+from app.core.grounding import Answer
 from app.core.ports import ChunkStore, MetadataStore
 from app.uploads import Upload, UploadResult, Uploads, check_template, parse_schema
 from retrievers.service import RetrievalService
@@ -90,12 +91,14 @@ class KnowledgeBase:
         return self.metadata.get_collection(tenant, name)
 
     def delete_collection(self, tenant: str, name: str) -> None:
-        """Delete a collection: its chunks and vectors, its document records, its stored originals."""
+        """Delete a collection: its chunks and vectors, its document records, its stored originals, its FAQ."""
         self.metadata.get_collection(tenant, name)
         self.store.delete_collection(tenant, name)
         self.store.flush()
         self.metadata.delete_collection(tenant, name)
         shutil.rmtree(self.originals_dir / tenant / name, ignore_errors=True)
+        if self.answers.faq is not None:
+            self.answers.faq.purge_collection(tenant, name)
 
     # -- uploads (app/uploads.py) ----------------------------------------------------------------------------
     def upload(self, tenant: str, collection: str, files: Iterable[Upload], *args: Any, **kwargs: Any) -> UploadResult:
@@ -217,6 +220,20 @@ class KnowledgeBase:
         groups: tuple[str, ...] | None = None,
     ) -> Answer:
         return self.answers.answer(self._query(tenant, collection, question, top_k, filters, soft_filters, groups))
+
+    def answer_stream(
+        self,
+        tenant: str,
+        collection: str,
+        question: str,
+        top_k: int | None = None,
+        filters: Filter | None = None,
+        soft_filters: Filter | None = None,
+        groups: tuple[str, ...] | None = None,
+    ) -> Iterator[AnswerEvent]:
+        """The verified sentences as they are produced, then the final answer (see `AnswerService.stream`).
+        Unknown collections and bad input raise here, before the first event."""
+        return self.answers.stream(self._query(tenant, collection, question, top_k, filters, soft_filters, groups))
 
 
 def _sees(groups: tuple[str, ...] | None, acl: tuple[str, ...]) -> bool:

@@ -153,8 +153,11 @@ def _json_load(url: str, folder: Path) -> None:
     """Tables the service knows are created by its own stores (indexes, constraints); others from the dump."""
     from app.adapters.audit import AuditLog
     from app.adapters.metadata_db import SqlMetadataStore
+    from app.faq.store import SqlFaqStore
 
-    SqlMetadataStore(url).close()
+    meta_store = SqlMetadataStore(url)
+    SqlFaqStore(meta_store)  # FAQ tables with their unique-question constraint
+    meta_store.close()
     AuditLog(url).close()
     engine, _ = _make_engine(url)
     try:

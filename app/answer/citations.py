@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from app.core.domain import Citation, Passage
+from app.core.grounding import Citation, Passage
 
 CITATION = re.compile(r"\[(\d{1,3})\]")
+_LEADING = re.compile(r"^(?:\s*\[\d{1,3}\])+")
 
 
 def cited_numbers(text: str) -> list[int]:
@@ -53,6 +54,12 @@ def sentences_with_citations(text: str) -> list[tuple[str, list[int]]]:
     out: list[tuple[str, list[int]]] = []
     for s, e in sentence_spans(text):
         sentence = text[s:e]
+        lead = _LEADING.match(sentence)
+        if out and lead and CITATION.sub("", sentence).strip(" .。"):
+            # "... a year. [1] Shipping ..." — citations after the full stop belong to the sentence before.
+            prev, prev_nums = out[-1]
+            out[-1] = (f"{prev} {lead.group(0).strip()}", prev_nums + [int(n) for n in CITATION.findall(lead.group(0))])
+            sentence = sentence[lead.end() :].lstrip()
         nums = [int(m.group(1)) for m in CITATION.finditer(sentence)]
         if out and not CITATION.sub("", sentence).strip(" .。"):
             # A citation left dangling after the full stop ("... year. [1]") belongs to the sentence before it.
@@ -61,3 +68,21 @@ def sentences_with_citations(text: str) -> list[tuple[str, list[int]]]:
             continue
         out.append((sentence, nums))
     return out
+
+
+_END = ".!?。！？;；:："
+
+
+def strip_citations(sentence: str) -> str:
+    """The sentence without its [n] markers (and without the space a marker leaves before punctuation)."""
+    text = CITATION.sub("", sentence)
+    return re.sub(r"\s+([.!?。！？;；:：,，])", r"\1", re.sub(r"\s{2,}", " ", text)).strip()
+
+
+def attach_citations(sentence: str, numbers: Sequence[int]) -> str:
+    """Place citations before the closing punctuation: `... per year [1][3].` (the sentence itself is untouched)."""
+    if not numbers:
+        return sentence
+    body = sentence.rstrip(_END)
+    marks = "".join(f"[{n}]" for n in numbers)
+    return f"{body} {marks}{sentence[len(body) :]}"

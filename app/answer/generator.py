@@ -5,10 +5,11 @@ It cannot invent anything: every word of its answer is a sentence of a numbered 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from app.core.domain import Generation, Passage
+from app.answer.citations import attach_citations
+from app.core.grounding import ABSTAIN, Generation, Guidelines, Passage
 from app.core.ports import Embedder
 from app.core.text import sentence_spans, terms
 
@@ -54,7 +55,13 @@ class ExtractiveGenerator:
     def warm_up(self) -> None:
         self.embedder.warm_up()
 
-    def generate(self, question: str, passages: Sequence[Passage]) -> Generation:
+    def stream(self, question: str, passages: Sequence[Passage], guidelines: Guidelines | None = None) -> Iterator[str]:
+        """Quotes come all at once: the whole answer is one piece (or the abstain sentinel)."""
+        out = self.generate(question, passages, guidelines)
+        yield ABSTAIN if out.abstained else out.text
+
+    def generate(self, question: str, passages: Sequence[Passage], guidelines: Guidelines | None = None) -> Generation:
+        """`guidelines` do not change what is quoted (quotes cannot give advice); the service adds the disclaimer."""
         sentences: list[tuple[int, int, str]] = []
         for p in passages:
             for order, (s, e) in enumerate(sentence_spans(p.text)):
@@ -78,14 +85,5 @@ class ExtractiveGenerator:
             return Generation(text="", model=self.name, abstained=True)
         chosen = [c for c in cands if c.score >= max(self.sentence_floor, best - self.margin)][: self.max_sentences]
         chosen.sort(key=lambda c: (c.n, c.order))
-        text = " ".join(_cite(c.text, c.n) for c in chosen)
+        text = " ".join(attach_citations(c.text, [c.n]) for c in chosen)
         return Generation(text=text, model=self.name)
-
-
-_END = ".!?。！？;；:："
-
-
-def _cite(sentence: str, n: int) -> str:
-    """Place the citation before the closing punctuation: `... per year [1].` (the quote itself is untouched)."""
-    body = sentence.rstrip(_END)
-    return f"{body} [{n}]{sentence[len(body) :]}"

@@ -11,22 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.answer.guidelines import CRISIS_RESOURCES
 from app.guards import Guard, GuardPolicy, GuardResult, OutputGuard
 
 SAFE_REPLY = "I can't help with that request."
-SELF_HARM_REPLY = (
-    "I can't help with that, but you don't have to go through this alone. If you are in danger or thinking about "
-    "hurting yourself, please contact local emergency services or a crisis line now (for example 988 in the US, "
-    "116 123 in the UK and much of Europe, 12356 in China), or talk to someone you trust."
-)
-GUIDANCE = {
-    "medical": "This is general information from your documents, not medical advice. Please consult a doctor or "
-    "another qualified health professional about your situation.",
-    "legal": "This is general information from your documents, not legal advice. Please consult a qualified lawyer "
-    "about your situation.",
-    "financial": "This is general information from your documents, not financial advice. Please consult a qualified "
-    "financial adviser about your situation.",
-}
+SELF_HARM_REPLY = "I can't help with that, but you don't have to go through this alone. " + CRISIS_RESOURCES
 
 
 @dataclass(frozen=True)
@@ -34,7 +23,7 @@ class InputVerdict:
     blocked: bool
     reply: str = ""
     reason: str = ""
-    notices: tuple[str, ...] = ()
+    guided: tuple[str, ...] = ()  # sensitive categories answered with guidelines (see app/answer/guidelines.py)
     info: dict[str, Any] = field(default_factory=dict)
 
 
@@ -72,8 +61,8 @@ class AnswerGuards:
         if result.action == "block":
             reply = SELF_HARM_REPLY if "self_harm" in result.categories else SAFE_REPLY
             return InputVerdict(True, reply, f"blocked by the input guard: {result.reason}", (), info)
-        notices = tuple(GUIDANCE[c] for c in result.categories if c in GUIDANCE and result.action == "guide")
-        return InputVerdict(False, notices=notices, info=info)
+        guided = tuple(result.categories) if result.action == "guide" else ()
+        return InputVerdict(False, guided=guided, info=info)
 
     def screen(self, chunks: list[Any]) -> tuple[list[Any], list[dict[str, str]]]:
         """Retrieved chunks about to reach the model, re-checked for instructions aimed at it (chunks indexed before

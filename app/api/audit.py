@@ -21,7 +21,17 @@ from app.core.errors import InvalidInputError
 
 log = logging.getLogger(__name__)
 
-READ_ONLY_POSTS = frozenset({"/v1/retrieve", "/v1/answer", "/v1/guard/check", "/v1/verify", "/v1/chat/completions"})
+READ_ONLY_POSTS = frozenset(
+    {
+        "/v1/retrieve",
+        "/v1/answer",
+        "/v1/guard/check",
+        "/v1/verify",
+        "/v1/chat/completions",
+        "/v1/faq/match",
+        "/v1/provenance/verify",
+    }
+)
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])

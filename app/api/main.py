@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from app.api import audit
-from app.api.routes import collections, documents, guard, health, keys, query
+from app.api.routes import chat, collections, documents, faq, grounding, guard, health, keys, query
 from app.api.schemas import ERROR_RESPONSES
 from app.container import Services, build_services
 from app.core.errors import (
@@ -54,7 +54,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         lifespan=lifespan,
     )
     app.include_router(health.router)
-    for r in (collections.router, documents.router, query.router, guard.router, keys.router, audit.router):
+    routers = (collections, documents, query, faq, grounding, chat, guard, keys, audit)
+    for r in (m.router for m in routers):
         app.include_router(r, responses=ERROR_RESPONSES)
     app.add_exception_handler(GroundedError, _domain_error)
     app.middleware("http")(audit.audit_middleware)

@@ -7,8 +7,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from app.core.domain import Answer, Chunk, Citation, Document, Retrieval, RetrievalPlan, ScoredChunk
+from app.core.domain import Chunk, Document, Retrieval, RetrievalPlan, ScoredChunk
 from app.core.filters import Filter
+from app.core.grounding import Answer, Citation
 
 
 class ErrorOut(BaseModel):
@@ -76,6 +77,9 @@ class AnswerIn(BaseModel):
     top_k: int | None = Field(None, ge=1, le=1000)
     filters: Filter | None = None
     soft_filters: Filter | None = Field(None, description="applied first; relaxed when they leave too little")
+    stream: bool = Field(
+        False, description="server-sent events: each verified sentence as `sentence`, then `final` with everything"
+    )
 
 
 def span(start: int, end: int) -> dict[str, int]:
@@ -181,9 +185,17 @@ def answer_out(a: Answer) -> dict[str, Any]:
         "reason": a.reason,
         "citations": [citation_out(c) for c in a.citations],
         "support": a.support,
+        "repaired": a.repaired,
+        "verdicts": [v.to_dict() for v in a.verdicts],
+        "source": a.source,
         "model": a.model,
+        "label": a.label,
+        "provenance": a.provenance,
         "notices": list(a.notices),
+        "gate": a.gate,
+        "faq": a.faq or None,
         "guard": a.guard,
+        "request_id": a.request_id,
         "timings_ms": a.timings_ms,
     }
 

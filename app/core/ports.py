@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from app.core.domain import (
     Chunk,
     Document,
     EncodedChunk,
-    Generation,
     ParsedDocument,
-    Passage,
     ScoredChunk,
     SparseVector,
 )
 from app.core.filters import Filter
+from app.core.grounding import ChatMessage, Generation, Guidelines, Passage, Support
 
 
 @runtime_checkable
@@ -141,7 +140,48 @@ class Generator(Protocol):
 
     def warm_up(self) -> None: ...
 
-    def generate(self, question: str, passages: Sequence[Passage]) -> Generation: ...
+    def generate(
+        self, question: str, passages: Sequence[Passage], guidelines: Guidelines | None = None
+    ) -> Generation: ...
+
+    def stream(self, question: str, passages: Sequence[Passage], guidelines: Guidelines | None = None) -> Iterator[str]:
+        """The answer text in pieces as it is produced (tokens for an LLM, the whole text for extractive). An
+        answer that abstains yields the `ABSTAIN` sentinel."""
+        ...
+
+
+@runtime_checkable
+class LanguageModel(Protocol):
+    """A chat model: a local GGUF through llama.cpp or an OpenAI-compatible endpoint. Generators and the LLM judge
+    are built on it; `json_schema` constrains the output to valid JSON of that schema."""
+
+    name: str  # e.g. "llama-cpp:qwen2.5-coder-1.5b-instruct" or "openai:gpt-4o-mini"
+
+    def warm_up(self) -> None: ...
+
+    def chat(
+        self,
+        messages: Sequence[ChatMessage],
+        max_tokens: int = 512,
+        temperature: float = 0.0,
+        json_schema: dict[str, Any] | None = None,
+    ) -> str: ...
+
+    def stream_chat(
+        self, messages: Sequence[ChatMessage], max_tokens: int = 512, temperature: float = 0.0
+    ) -> Iterator[str]: ...
+
+
+@runtime_checkable
+class Verifier(Protocol):
+    """Checks whether evidence supports a claim. `support` scores each (claim, evidence) pair in one call (batched);
+    the answer service decides the order (cited passage first, then the other passages)."""
+
+    name: str
+
+    def warm_up(self) -> None: ...
+
+    def support(self, question: str, pairs: Sequence[tuple[str, str]]) -> list[Support]: ...
 
 
 @runtime_checkable

@@ -42,11 +42,27 @@ class RetrievalSettings(BaseModel):
 
 
 class AnswerSettings(BaseModel):
-    generator: str = Field("extractive", description="extractive (default); LLM backends come later")
+    generator: str = Field("extractive", description="extractive (default) | llama-cpp | openai")
     evidence_floor: float = Field(0.40, ge=-1, le=1, description="refuse when the best dense cosine is below this")
+    evidence_gate: bool = Field(True, description="calibrated evidence gate before generation (refuse early)")
     max_sentences: int = Field(3, ge=1, le=20)
     sentence_floor: float = Field(0.30, ge=-1, le=1)
     passages: int = Field(5, ge=1, le=50)
+    verifier: str = Field("fast", description="fast (trained feature model) | llm (LLM judge) | none")
+    unsupported: str = Field("remove", description="remove | flag: what repair does with an unsupported sentence")
+    min_support: float = Field(0.5, ge=0, le=1, description="answers whose supported share is below become refusals")
+    label: bool = Field(False, description="also append the label as a visible line to generated answers")
+    label_text: str = "AI-generated answer based on your documents; check the cited passages."
+    provenance_key: SecretStr | None = Field(
+        None, description="HMAC key signing provenance records; default: derived from admin_key / a per-install key"
+    )
+    faq: bool = Field(True, description="match the standard Q&A library before retrieval")
+    faq_threshold: float = Field(0.82, ge=0, le=1, description="FAQ match score needed to return the approved answer")
+    guidelines: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="sensitive domain → {instructions, disclaimer}; overrides the built-in medical/legal/financial/"
+        "self_harm guideline texts",
+    )
 
 
 class UrlSettings(BaseModel):
@@ -79,6 +95,20 @@ class GuardSettings(BaseModel):
 class ModelSettings(BaseModel):
     embedder: str = Field("minilm", description="minilm (packaged all-MiniLM-L6-v2) or hash (tests only)")
     torch_threads: int = Field(0, ge=0, description="0 = number of cores")
+    llm: str = Field("none", description="chat model for LLM generation/judging: none | llama-cpp | openai")
+    llm_model: str = Field(
+        "qwen2.5-coder-1.5b",
+        description="llama-cpp: qwen2.5-coder-1.5b | smollm2-135m | a path to a .gguf file",
+    )
+    llm_threads: int = Field(0, ge=0, description="llama.cpp threads (0 = number of cores)")
+    llm_context: int = Field(4096, ge=512, le=131072, description="llama.cpp context window in tokens")
+    llm_max_tokens: int = Field(384, ge=16, le=8192, description="tokens generated per answer at most")
+    llm_timeout_s: float = Field(120.0, gt=0, description="limit of one model call")
+    model_cache_dir: Path | None = Field(None, description="assembled GGUF files; default <data_dir>/models")
+    openai_base_url: str = Field("http://127.0.0.1:8080/v1", description="OpenAI-compatible endpoint")
+    openai_api_key: SecretStr | None = None
+    openai_model: str = Field("", description="model name sent to the endpoint")
+    openai_max_retries: int = Field(2, ge=0, le=10)
 
 
 class Settings(BaseSettings):

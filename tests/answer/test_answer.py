@@ -6,8 +6,9 @@ from app.adapters.embedders import HashEmbedder
 from app.answer.citations import build_citations, cited_numbers, sentences_with_citations
 from app.answer.generator import ExtractiveGenerator
 from app.answer.service import AnswerService
-from app.core.domain import Chunk, Passage, Query, Retrieval, ScoredChunk
+from app.core.domain import Chunk, Query, Retrieval, ScoredChunk
 from app.core.errors import InvalidInputError
+from app.core.grounding import Passage
 
 
 def passage(n: int, text: str, dense: float = 0.8) -> Passage:

@@ -2,8 +2,8 @@
 content is queried with every key, and nothing outside the key's tenant and groups may ever come back.
 
 Each document carries a unique marker word; a leak is any marker (in a chunk, an answer, a citation, a document or
-chunk listing) whose document the key may not see. Chat completions and evaluation results do not exist yet; they
-join this test when they do.
+chunk listing, a chat completion or a stream) whose document the key may not see. Evaluation results (#6) join this
+test when they exist.
 """
 
 from __future__ import annotations
@@ -108,6 +108,10 @@ def test_no_endpoint_leaks_across_tenants_or_groups(world) -> None:
                 for path, body in (
                     ("/v1/retrieve", {"query": query, "collection": collection, "top_k": 20}),
                     ("/v1/answer", {"question": query, "collection": collection, "top_k": 20}),
+                    (
+                        "/v1/chat/completions",
+                        {"model": collection, "messages": [{"role": "user", "content": query}], "top_k": 20},
+                    ),
                 ):
                     r = client.post(path, json=body, headers=key.headers)
                     assert r.status_code == 200, r.text
@@ -115,6 +119,23 @@ def test_no_endpoint_leaks_across_tenants_or_groups(world) -> None:
                     assert all(allowed(key, by_marker[m]) for m in found), (path, key.tenant, key.groups, found)
                     key.seen |= found
                     checks += 1
+            # Streaming answers and chat streams carry the same content as server-sent events.
+            query = f"{rng.choice(TOPICS)} rules reference"
+            for path, body in (
+                ("/v1/answer", {"question": query, "collection": collection, "top_k": 20, "stream": True}),
+                (
+                    "/v1/chat/completions",
+                    {"model": collection, "messages": [{"role": "user", "content": query}], "stream": True},
+                ),
+            ):
+                r = client.post(path, json=body, headers=key.headers)
+                assert r.status_code == 200, r.text
+                found = {d.marker for d in docs if d.marker in r.text}
+                assert all(allowed(key, by_marker[m]) for m in found), (path, key.tenant, key.groups, found)
+                key.seen |= found
+                checks += 1
+            models = client.get("/v1/models", headers=key.headers).json()["data"]
+            assert {m["owned_by"] for m in models} == {key.tenant}
             listing = client.get(f"/v1/collections/{collection}/documents?limit=1000", headers=key.headers).json()
             listed = {d["id"] for d in listing["documents"]}
             expected = {d.id for d in docs if d.collection == collection and allowed(key, d)}
