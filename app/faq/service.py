@@ -3,19 +3,15 @@
 The answer service calls `match(tenant, collection, question)` before retrieval; on a match it returns the approved
 answer (`source: faq`) and calls `record_hit(entry_id)`.
 
-Matching uses an in-memory index per (tenant, collection), built on first use. A write through this service drops
-that collection's index at once; writes by another process are noticed within `refresh_s` (a cheap fingerprint
-query, the index is rebuilt only when it changed). Embeddings are cached by text, so a rebuild embeds only new or
-changed questions.
+Matching uses an in-memory index per (tenant, collection), built on first use and kept by `FaqIndexCache`
+(index_cache.py). A write through this service drops that collection's index at once; writes by another process are
+noticed within `refresh_s`.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from app.core.errors import InvalidInputError
@@ -32,22 +28,13 @@ from app.faq.importing import (
     validate,
     validate_rows,
 )
-from app.faq.matcher import FaqIndex, FaqMatch, FaqMatcher, IndexedEntry
+from app.faq.index_cache import FaqIndexCache
+from app.faq.matcher import FaqMatch, FaqMatcher
 from app.faq.store import SqlFaqStore
 
 log = logging.getLogger(__name__)
 
 IMPORT_MODES = ("upsert", "replace")
-_MAX_CACHED_VECTORS = 50_000
-
-
-@dataclass
-class _Cached:
-    index: FaqIndex
-    fingerprint: tuple[int, int, str | None]
-    checked: float
-
-
 Entries = list[dict[str, Any]]
 Matches = list[FaqMatch]
 Texts = list[str]
@@ -83,11 +70,7 @@ class FaqService:
         self.store = store
         self.matcher = matcher or FaqMatcher(embedder, threshold)
         self.refresh_s = refresh_s
-        self._indexes: dict[tuple[str, str], _Cached] = {}
-        self._generations: dict[tuple[str, str], int] = {}
-        self._vectors: dict[str, list[float]] = {}
-        self._lock = threading.Lock()
-        self._build_lock = threading.Lock()
+        self._cache = FaqIndexCache(store, self.matcher, refresh_s)
 
     @property
     def threshold(self) -> float:
@@ -257,12 +240,12 @@ class FaqService:
 
     def match(self, tenant: str, collection: str, question: str) -> FaqMatch | None:
         """The approved answer for `question` if an active entry scores at least the threshold, else None."""
-        index = self._index(tenant, collection)
+        index = self._cache.get(tenant, collection)
         return self.matcher.match(index, question) if len(index) else None
 
     def candidates(self, tenant: str, collection: str, question: str, limit: int = 3) -> Matches:
         """The best entries with their scores, below the threshold too (for curators tuning questions)."""
-        index = self._index(tenant, collection)
+        index = self._cache.get(tenant, collection)
         return [
             FaqMatch(s.entry.entry_id, s.variant, s.entry.answer, s.entry.version, round(s.score, 4),
                      round(s.semantic, 4), round(s.lexical, 4))
@@ -276,39 +259,7 @@ class FaqService:
 
     def invalidate(self, tenant: str, collection: str) -> None:
         """Drop the collection's cached index; the next match rebuilds it."""
-        key = (tenant, collection)
-        with self._lock:
-            self._generations[key] = self._generations.get(key, 0) + 1
-            self._indexes.pop(key, None)
-
-    def _index(self, tenant: str, collection: str) -> FaqIndex:
-        key = (tenant, collection)
-        now = time.monotonic()
-        with self._lock:
-            cached = self._indexes.get(key)
-            generation = self._generations.get(key, 0)
-        if cached is not None and now - cached.checked < self.refresh_s:
-            return cached.index
-        fingerprint = self.store.fingerprint(tenant, collection)
-        if cached is not None and cached.fingerprint == fingerprint:
-            cached.checked = now
-            return cached.index
-        with self._build_lock:  # one build at a time: concurrent first questions embed once, not N times
-            with self._lock:
-                fresh = self._indexes.get(key)
-                if fresh is not None and fresh.fingerprint == fingerprint:
-                    return fresh.index
-            rows = self.store.active_entries(tenant, collection)
-            entries = [
-                IndexedEntry(r["id"], r["question"], r["answer"], r["version"], tuple(r["alt_questions"])) for r in rows
-            ]
-            if len(self._vectors) > _MAX_CACHED_VECTORS:
-                self._vectors.clear()
-            index = self.matcher.build(entries, self._vectors)
-        with self._lock:
-            if self._generations.get(key, 0) == generation:  # no write through this service while building
-                self._indexes[key] = _Cached(index, fingerprint, now)
-        return index
+        self._cache.invalidate(tenant, collection)
 
 
 def _validated(raw: Mapping[str, Any]) -> EntryFields:
