@@ -36,7 +36,16 @@ class LLMGenerator:
         out = gen.generate("How long is the refund window?", passages)   # "Refunds ... within 30 days [1]."
     """
 
-    def __init__(self, model: LanguageModel, max_tokens: int = 384, temperature: float = 0.0) -> None:
+    def __init__(
+        self, model: LanguageModel, max_tokens: int = 384, temperature: float = 0.0, examples: bool = True
+    ) -> None:
+        """
+        Args:
+            model: the chat model.
+            max_tokens: tokens generated per answer at most.
+            temperature: 0 is greedy (reproducible).
+            examples: send the prompt's worked examples (small local models need them; see app/answer/prompts.py).
+        """
         if max_tokens < 1:
             raise ValueError("max_tokens must be >= 1")
         if not 0 <= temperature <= 2:
@@ -44,6 +53,7 @@ class LLMGenerator:
         self.model = model
         self.max_tokens = max_tokens
         self.temperature = temperature
+        self.examples = examples
         self.name = model.name
 
     def warm_up(self) -> None:
@@ -59,7 +69,9 @@ class LLMGenerator:
         if not passages:
             return Generation(text="", model=self.model.name, abstained=True)
         raw = self.model.chat(
-            build_messages(question, passages, guidelines), max_tokens=self.max_tokens, temperature=self.temperature
+            build_messages(question, passages, guidelines, self.examples),
+            max_tokens=self.max_tokens,
+            temperature=self.temperature,
         )
         text = raw.strip()
         if not text or _SENTINEL.search(text):
@@ -78,7 +90,7 @@ class LLMGenerator:
             return
         deltas = iter(
             self.model.stream_chat(
-                build_messages(question, passages, guidelines),
+                build_messages(question, passages, guidelines, self.examples),
                 max_tokens=self.max_tokens,
                 temperature=self.temperature,
             )

@@ -35,6 +35,23 @@ contradicted = the evidence states something incompatible with it;
 unsupported = the evidence does not say.
 Reply with JSON only."""
 
+# Worked examples, sent as earlier chat turns (a constant prefix that llama.cpp reuses between calls). Measured with
+# Qwen2.5-Coder-1.5B on HaluEval QA dev rows 0-10 (22 pairs: the right and the hallucinated answer of each), all facts
+# needed: with the examples 12/22 right at ~14-20 s/pair; without them 14/22 at ~21-23 s/pair, but then the model
+# often lists the *evidence's* facts instead of the claim's (right for the wrong reason). On rows 5-10, a supporting
+# quote per fact scored 6/12 (~35 s/pair) and a "be strict" rule 7/12, against 8/12 for the examples alone. Either
+# way this small model calls most hallucinated answers supported: it is a weak judge, not a safety net on its own.
+_EXAMPLE_EVIDENCE = "Ann Smith (born 1950 in Paris) is a French chemist. She won the Lavoisier Medal in 1990."
+EXAMPLES: tuple[tuple[str, str, list[tuple[str, str]]], ...] = (
+    (
+        "Where and when was Ann Smith born?",
+        "Ann Smith was born in Lyon in 1950.",
+        [("Ann Smith was born in Lyon", CONTRADICTED), ("Ann Smith was born in 1950", SUPPORTED)],
+    ),
+    ("What prize did Ann Smith win?", "The Lavoisier Medal", [("Ann Smith won the Lavoisier Medal", SUPPORTED)]),
+    ("Where does Ann Smith work?", "She works at the Sorbonne.", [("Ann Smith works at the Sorbonne", UNSUPPORTED)]),
+)
+
 
 def judge_schema(max_facts: int) -> dict[str, Any]:
     """The JSON schema of one verdict: `{"facts": [{"fact": str, "verdict": supported|unsupported|contradicted}]}`."""
@@ -126,7 +143,20 @@ class LLMJudgeVerifier:
         evidence_chars: int = 6000,
         retry_temperature: float = 0.3,
         budget_s: float | None = None,
+        examples: bool = True,
     ) -> None:
+        """
+        Args:
+            model: the chat model (give the judge its own instance when the generator runs on llama.cpp too: each
+                instance keeps its prompt prefix evaluated, and the two prompts differ).
+            threshold: `supported` when the share of supported facts reaches it (1.0: all facts).
+            max_facts: atomic facts per claim at most.
+            max_tokens: tokens of one verdict at most (a verdict cut short does not parse and is retried).
+            evidence_chars: evidence beyond this is cut off.
+            retry_temperature: temperature of the one retry after unparseable output.
+            budget_s: wall-clock limit of a whole `support()` batch (None: only the model's per-call timeout).
+            examples: send the worked examples (small local models need them).
+        """
         if not 0 < threshold <= 1:
             raise ValueError("threshold must be within (0, 1]")
         if max_facts < 1:
@@ -144,6 +174,7 @@ class LLMJudgeVerifier:
         self.evidence_chars = evidence_chars
         self.retry_temperature = retry_temperature
         self.budget_s = budget_s
+        self.examples = examples
         self.schema = judge_schema(max_facts)
         self.name = f"llm-judge:{model.name}"
 
@@ -191,14 +222,23 @@ class LLMJudgeVerifier:
         return _failed(error)
 
     def messages(self, question: str, claim: str, evidence: str) -> list[ChatMessage]:
-        """The chat turns of one judgement."""
+        """The chat turns of one judgement: system rules, the worked examples, then this claim."""
         ev = evidence.strip()[: self.evidence_chars].replace("</evidence>", "</ evidence>")
-        user = (
-            f"<evidence>\n{ev}\n</evidence>\n\nQuestion: {question.strip()}\nClaim: {claim.strip()}\n\n"
+        messages = [ChatMessage("system", SYSTEM)]
+        if self.examples:
+            for q, c, facts in EXAMPLES:
+                reply = {"facts": [{"fact": f, "verdict": v} for f, v in facts]}
+                messages.append(ChatMessage("user", self._user_turn(_EXAMPLE_EVIDENCE, q, c)))
+                messages.append(ChatMessage("assistant", json.dumps(reply)))
+        messages.append(ChatMessage("user", self._user_turn(ev, question.strip(), claim.strip())))
+        return messages
+
+    def _user_turn(self, evidence: str, question: str, claim: str) -> str:
+        return (
+            f"<evidence>\n{evidence}\n</evidence>\n\nQuestion: {question}\nClaim: {claim}\n\n"
             f"List the atomic facts of the claim (at most {self.max_facts}) and judge each one against the evidence "
             "only."
         )
-        return [ChatMessage("system", SYSTEM), ChatMessage("user", user)]
 
     def _support(self, facts: Sequence[Fact]) -> Support:
         score = score_facts(facts)
