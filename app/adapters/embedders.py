@@ -70,6 +70,8 @@ class MiniLMEmbedder:
         if not texts:
             return []
         self.warm_up()
+        if len(texts) <= 8:  # a few sentences on the answer path: the direct forward pass (same vectors)
+            return self._forward(list(texts))
         vecs = self._model.encode(
             list(texts), batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True
         )
@@ -92,6 +94,9 @@ class MiniLMEmbedder:
         return vec
 
     def _embed_query(self, text: str) -> list[float]:
+        return self._forward([text])[0]
+
+    def _forward(self, texts: list[str]) -> list[list[float]]:
         self.warm_up()
         try:
             import torch
@@ -100,13 +105,14 @@ class MiniLMEmbedder:
             model = self._model
             max_len = int(getattr(model, "max_seq_length", 256) or 256)
             with torch.inference_mode():
-                batch = model.tokenizer([text], return_tensors="pt", truncation=True, max_length=max_len)
+                batch = model.tokenizer(texts, return_tensors="pt", truncation=True, max_length=max_len, padding=True)
                 hidden = model[0].auto_model(**batch).last_hidden_state
                 mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-                return F.normalize(pooled, dim=-1)[0].tolist()
+                return F.normalize(pooled, dim=-1).tolist()
         except (AttributeError, TypeError, IndexError):  # a model of another shape: take the general path
-            return self.embed_batch([text])[0]
+            vecs = self._model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+            return vecs.tolist()
 
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)

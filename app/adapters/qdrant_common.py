@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from app.core.domain import Chunk, ScoredChunk
 from app.core.filters import FieldCondition, Filter
 
@@ -125,11 +127,14 @@ def payload_to_chunk(point_id: Any, p: dict[str, Any]) -> Chunk:
 
 
 def cosine(a: list[float] | tuple[float, ...], b: list[float] | tuple[float, ...]) -> float:
-    """Cosine of two vectors (stored vectors are normalised by Qdrant; the query may not be)."""
-    dot = sum(x * y for x, y in zip(a, b, strict=False))
-    na = sum(x * x for x in a) ** 0.5
-    nb = sum(y * y for y in b) ** 0.5
-    return dot / (na * nb) if na and nb else 0.0
+    """Cosine of two vectors (stored vectors are normalised by Qdrant; the query may not be). numpy: a Python loop
+    over 384 dimensions cost ~0.3 ms per candidate, ~15 ms per query."""
+    va, vb = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if va.shape != vb.shape:
+        n = min(len(va), len(vb))
+        va, vb = va[:n], vb[:n]
+    na, nb = float(np.linalg.norm(va)), float(np.linalg.norm(vb))
+    return float(va @ vb) / (na * nb) if na and nb else 0.0
 
 
 def document_filter(tenant: str, document_id: str, keep_doc_hash: str | None) -> Filter:

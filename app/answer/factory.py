@@ -55,7 +55,7 @@ def build_verifier(settings: Settings, embedder: Embedder, kind: str | None = No
     if kind == "fast":
         from app.verify.fast import FastVerifier
 
-        return FastVerifier(embedder)
+        return FastVerifier()  # its own static word-piece vectors: the features it was trained on
     if kind == "llm":
         from app.verify.llm_judge import LLMJudgeVerifier
 

@@ -41,6 +41,7 @@ class ExtractiveGenerator:
         sentence_floor: float = 0.30,
         lexical_weight: float = 0.3,
         margin: float = 0.12,
+        shortlist: int = 4,
     ) -> None:
         if max_sentences < 1:
             raise ValueError("max_sentences must be >= 1")
@@ -51,6 +52,7 @@ class ExtractiveGenerator:
         self.sentence_floor = sentence_floor
         self.lexical_weight = lexical_weight
         self.margin = margin
+        self.shortlist = max(shortlist, max_sentences)
 
     def warm_up(self) -> None:
         self.embedder.warm_up()
@@ -70,15 +72,22 @@ class ExtractiveGenerator:
                     sentences.append((p.n, order, text))
         if not sentences:
             return Generation(text="", model=self.name, abstained=True)
-        q_vec = self.embedder.embed_query(question)
-        vecs = self.embedder.embed_batch([t for _, _, t in sentences])
         q_terms = terms(question)
+        dense = {p.n: p.chunk.dense_score or 0.0 for p in passages}
+        overlaps = [len(q_terms & terms(t)) / len(q_terms) if q_terms else 0.0 for _, _, t in sentences]
+        # Embedding every sentence of every passage costs ~10 ms each on a CPU: a cheap shortlist (lexical overlap
+        # and the passage's own similarity) picks the few that are embedded and scored for real.
+        order = sorted(range(len(sentences)), key=lambda i: overlaps[i] + dense[sentences[i][0]], reverse=True)[
+            : self.shortlist
+        ]
+        q_vec = self.embedder.embed_query(question)
+        vecs = self.embedder.embed_batch([sentences[i][2] for i in order])
         cands = []
-        for (n, order, text), v in zip(sentences, vecs, strict=True):
+        for i, v in zip(order, vecs, strict=True):
+            n, pos, text = sentences[i]
             sim = sum(a * b for a, b in zip(q_vec, v, strict=False))
-            overlap = len(q_terms & terms(text)) / len(q_terms) if q_terms else 0.0
-            score = (1 - self.lexical_weight) * sim + self.lexical_weight * overlap
-            cands.append(_Candidate(n, order, text, score))
+            score = (1 - self.lexical_weight) * sim + self.lexical_weight * overlaps[i]
+            cands.append(_Candidate(n, pos, text, score))
         cands.sort(key=lambda c: c.score, reverse=True)
         best = cands[0].score
         if best < self.sentence_floor:
