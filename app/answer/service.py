@@ -20,6 +20,7 @@ from app.answer.gate import EvidenceGate
 from app.answer.guarding import AnswerGuards
 from app.answer.guidelines import GuidelineBook
 from app.answer.provenance import ProvenanceSigner
+from app.answer.run import AnswerRun
 from app.answer.verification import AnswerVerification, render
 from app.answer.writer import SentenceStream
 from app.core.domain import Query
@@ -98,10 +99,10 @@ class AnswerService:
             raise InvalidInputError("question must not be empty", "question")
         if len(question) > self.max_question_chars:
             raise InvalidInputError(f"question is longer than {self.max_question_chars} characters", "question")
-        return self._stages(_Run(query, question, str(uuid.uuid4())))
+        return self._stages(AnswerRun(query, question, str(uuid.uuid4())))
 
     # -- the stages ------------------------------------------------------------------------------------------------
-    def _stages(self, run: _Run) -> Iterator[AnswerEvent]:
+    def _stages(self, run: AnswerRun) -> Iterator[AnswerEvent]:
         guidelines: Guidelines | None = None
         if self.guards is not None:
             with run.timed("guard_input"):
@@ -152,7 +153,7 @@ class AnswerService:
         run.passages = tuple(Passage(n=i + 1, chunk=c) for i, c in enumerate(chosen))
         yield from self._generate(run, guidelines)
 
-    def _generate(self, run: _Run, guidelines: Guidelines | None) -> Iterator[AnswerEvent]:
+    def _generate(self, run: AnswerRun, guidelines: Guidelines | None) -> Iterator[AnswerEvent]:
         texts = {p.n: p.text for p in run.passages}
         pieces = SentenceStream()
         verdicts: list[SentenceVerdict] = []
@@ -205,7 +206,7 @@ class AnswerService:
         yield self._final(run, answer)
 
     def _sentence(
-        self, run: _Run, sentence: str, cited: tuple[int, ...], texts: dict[int, str], verdicts: list
+        self, run: AnswerRun, sentence: str, cited: tuple[int, ...], texts: dict[int, str], verdicts: list
     ) -> AnswerEvent | None:
         """Verify one finished sentence, guard it, remember it; the event to stream if it is shown."""
         t = time.perf_counter()
@@ -237,7 +238,7 @@ class AnswerService:
 
     # -- endings ---------------------------------------------------------------------------------------------------
     def _refusal(
-        self, run: _Run, reason: str, model: str = "", verdicts: tuple = (), support: float = 0.0
+        self, run: AnswerRun, reason: str, model: str = "", verdicts: tuple = (), support: float = 0.0
     ) -> AnswerEvent:
         answer = Answer(
             run.question,
@@ -252,7 +253,7 @@ class AnswerService:
         )
         return self._final(run, answer)
 
-    def _faq_answer(self, run: _Run, hit: Any) -> AnswerEvent:
+    def _faq_answer(self, run: AnswerRun, hit: Any) -> AnswerEvent:
         faq = {"entry_id": hit.entry_id, "question": hit.question, "version": hit.version, "score": round(hit.score, 4)}
         answer = Answer(
             run.question,
@@ -267,7 +268,7 @@ class AnswerService:
         )
         return self._final(run, answer)
 
-    def _final(self, run: _Run, answer: Answer) -> AnswerEvent:
+    def _final(self, run: AnswerRun, answer: Answer) -> AnswerEvent:
         answer = replace(
             answer,
             timings_ms=run.timings,
@@ -299,34 +300,3 @@ def _sentences(stream: Iterator[str], pieces: SentenceStream) -> Iterator[tuple[
         if pieces.abstained:
             return
     yield from pieces.close()
-
-
-class _Run:
-    """The mutable state of one answer while its stages run."""
-
-    def __init__(self, query: Query, question: str, request_id: str) -> None:
-        self.query, self.question, self.request_id = query, question, request_id
-        self.timings: dict[str, float] = {}
-        self.guard: dict[str, Any] = {}
-        self.gate: dict[str, Any] = {}
-        self.notices: tuple[str, ...] = ()
-        self.passages: tuple[Passage, ...] = ()
-        self.shown: list[str] = []
-        self.withheld = False
-
-    def timed(self, stage: str) -> _Timer:
-        return _Timer(self, stage)
-
-    def add_time(self, stage: str, t: float) -> None:
-        self.timings[stage] = round(self.timings.get(stage, 0.0) + (time.perf_counter() - t) * 1000, 2)
-
-
-class _Timer:
-    def __init__(self, run: _Run, stage: str) -> None:
-        self.run, self.stage = run, stage
-
-    def __enter__(self) -> None:
-        self.t = time.perf_counter()
-
-    def __exit__(self, *exc: object) -> None:
-        self.run.add_time(self.stage, self.t)
