@@ -1,4 +1,4 @@
-"""Precision and recall of FAQ matching on the labelled HR set in tests/faq/data (English and Chinese).
+"""Precision and recall of FAQ matching on the labelled HR set in tests/faq/labelled (English and Chinese).
 
 `hr_faq.jsonl`: 40 entries (30 English, 10 Chinese); `hr_probes.jsonl`: 142 probes — reworded questions that must
 match their entry, questions that only share a topic with an entry and unrelated ones that must match nothing.
@@ -17,7 +17,7 @@ from typing import Any
 from app.core.ports import Embedder
 from app.faq.matcher import FaqMatcher, IndexedEntry
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parent / "labelled"
 
 
 def load() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
