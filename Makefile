@@ -80,6 +80,8 @@ bench: install
 	$(BIN)/python benchmarks/chunking_quality.py
 	$(BIN)/python benchmarks/guard_detection.py
 	$(BIN)/python benchmarks/fuzz_openapi.py
+	$(BIN)/python benchmarks/verifier.py
+	$(BIN)/python benchmarks/negative_rejection.py --limit 1000 --http 200
 
 clean:
 	rm -rf $(VENV) data bench-out .pytest_cache
