@@ -66,7 +66,7 @@ class Services:
         self.embedder.warm_up()
         self.store.ensure_ready()
         self.retrieval.warm_up()
-        self.answers.generator.warm_up()
+        self.answers.warm_up()
         if self.guard is not None:
             self.guard.warm_up()
 

@@ -13,8 +13,6 @@ Usage::
 
 from __future__ import annotations
 
-import csv
-import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +22,7 @@ from app.core.errors import InvalidInputError
 from app.guards.detector import Guard
 from app.guards.rules import INJECTION_CATEGORIES, KINDS, RISK_CATEGORIES
 from eval.retrieval import percentile
+from eval.suite_files import suite_records
 
 LABELS = ("attack", "harmful", "benign")
 _WANTED = {"attack": set(INJECTION_CATEGORIES), "harmful": set(RISK_CATEGORIES)}
@@ -32,24 +31,12 @@ _MAX_ERRORS = 20
 
 def _raw_rows(path: Path) -> Iterator[tuple[int, Any]]:
     """(line number, parsed row or an error string) for every non-blank record."""
-    with open(path, encoding="utf-8", newline="") as f:
-        if path.suffix.lower() == ".csv":
-            reader = csv.DictReader(f)
-            missing = {"text", "kind", "label"} - set(reader.fieldnames or ())
-            if missing:
-                yield 1, f"the header lacks column(s) {', '.join(sorted(missing))}"
-                return
-            start = 2
-            for row in reader:
-                yield start, row
-                start = reader.line_num + 1
-            return
-        for n, line in enumerate(f, start=1):
-            if line.strip():
-                try:
-                    yield n, json.loads(line)
-                except json.JSONDecodeError as e:
-                    yield n, f"not valid JSON ({e.msg})"
+
+    def header_error(columns: set[str]) -> str | None:
+        missing = {"text", "kind", "label"} - columns
+        return f"the header lacks column(s) {', '.join(sorted(missing))}" if missing else None
+
+    return suite_records(path, header_error)
 
 
 def load_guard_suite(path: str | Path) -> list[dict[str, Any]]:

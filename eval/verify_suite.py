@@ -20,7 +20,6 @@ Usage::
 
 from __future__ import annotations
 
-import csv
 import json
 import random
 import time
@@ -35,6 +34,7 @@ from app.core.errors import InvalidInputError
 from app.core.ports import Verifier
 from app.core.text import sentence_spans
 from eval.retrieval import percentile
+from eval.suite_files import suite_records
 
 SUPPORTED, HALLUCINATED = 1, 0
 _LABELS: dict[Any, int] = {"supported": SUPPORTED, "hallucinated": HALLUCINATED, 1: SUPPORTED, 0: HALLUCINATED}
@@ -56,29 +56,13 @@ class SuiteRow:
 
 def _raw_rows(path: Path) -> Iterator[tuple[int, Any]]:
     """(line number, parsed row or an error string) for every non-blank record."""
-    with open(path, encoding="utf-8", newline="") as f:
-        if path.suffix.lower() == ".csv":
-            reader = csv.DictReader(f)
-            fields = set(reader.fieldnames or ())
-            if not ({"question", "contexts", "answer", "label"} <= fields or set(_HALUEVAL_KEYS) <= fields):
-                yield (
-                    1,
-                    "the header needs question, contexts, answer, label (or HaluEval's "
-                    + ", ".join(_HALUEVAL_KEYS)
-                    + ")",
-                )
-                return
-            start = 2
-            for row in reader:
-                yield start, row
-                start = reader.line_num + 1
-            return
-        for n, line in enumerate(f, start=1):
-            if line.strip():
-                try:
-                    yield n, json.loads(line)
-                except json.JSONDecodeError as e:
-                    yield n, f"not valid JSON ({e.msg})"
+
+    def header_error(columns: set[str]) -> str | None:
+        if {"question", "contexts", "answer", "label"} <= columns or set(_HALUEVAL_KEYS) <= columns:
+            return None
+        return "the header needs question, contexts, answer, label (or HaluEval's " + ", ".join(_HALUEVAL_KEYS) + ")"
+
+    return suite_records(path, header_error)
 
 
 def _text(row: dict[str, Any], key: str) -> str | None:

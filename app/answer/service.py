@@ -85,6 +85,12 @@ class AnswerService:
         self.signer, self.faq = signer, faq
         self.label_text, self.visible_label = label_text, visible_label
 
+    def warm_up(self) -> None:
+        """Load the generator and the verifier at start-up, not on the first question."""
+        self.generator.warm_up()
+        if self.verification is not None:
+            self.verification.verifier.warm_up()
+
     def answer(self, query: Query) -> Answer:
         final = None
         for event in self.stream(query):
@@ -273,7 +279,7 @@ class AnswerService:
             answer,
             timings_ms=run.timings,
             guard=run.guard,
-            notices=run.notices if not answer.refused or answer.source != "none" else answer.notices,
+            notices=() if answer.refused else run.notices,
             gate=run.gate,
             request_id=run.request_id,
             label=answer.label or {"ai_generated": False, "text": "Refusal by the grounding service.", "generator": ""},
