@@ -77,11 +77,20 @@ class UnstructuredParser:
         self.language_fallback = language_fallback
 
     def warm_up(self) -> None:
-        """Make unstructured work offline and load its spaCy model (a few seconds, once per process)."""
+        """Make unstructured work offline, load its spaCy model and import the partitioners of the common text
+        formats (a few seconds, once per process) — so that a fresh parser child does not spend the first file's time
+        limit on imports."""
+        import importlib
+
         from unstructured.nlp import tokenize
 
         _setup_offline()
         tokenize._get_nlp()
+        for module in ("text", "md", "html"):
+            try:
+                importlib.import_module(f"unstructured.partition.{module}")
+            except ImportError:  # an optional extra that is not installed: imported on first use, if ever
+                pass
 
     def parse(self, path: str, filename: str) -> list[ParsedDocument]:
         """Parse one file.
