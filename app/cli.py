@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from app.cli_answer import add_ask_command
+from app.cli_eval import add_parsers as add_eval_parsers
 from app.cli_faq import add_faq_commands
 from app.cli_ingest import _services, add_ingest_commands, ingest_paths
 from app.cli_ops import add_ops_commands
@@ -175,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0, help="the sample's seed")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_eval_verify)
+    add_eval_parsers(ev)
     return p
 
 

@@ -14,6 +14,7 @@ from app.adapters.url_fetcher import UrlFetcher
 from app.answer.factory import build_answer_service
 from app.answer.guarding import AnswerGuards
 from app.answer.service import AnswerService
+from app.container_eval import LiveScoring, build_eval
 from app.core.errors import InvalidInputError
 from app.core.ports import ChunkStore, Embedder, JobRunner, MetadataStore, Parser, Reranker
 from app.core.ratelimit import RateLimiter
@@ -22,6 +23,7 @@ from app.core.settings import Settings
 from app.faq import FaqService, SqlFaqStore
 from app.guards import Guard, GuardInjectionDetector
 from app.knowledge import KnowledgeBase
+from eval.service import EvalService
 from ingest.chunk import ChunkStage
 from ingest.embed import EmbedStage
 from ingest.enrich import MetadataEnricher
@@ -60,6 +62,21 @@ class Services:
     cipher: FileCipher | None
     guard: Guard | None
     faq: FaqService | None = None  # the standard Q&A library; None when settings.answer.faq is off
+    evals: EvalService | None = None  # evaluation suites and runs (/v1/eval, `grounded eval qa`)
+    live: LiveScoring | None = None  # continuous scoring of a share of live answers
+
+    def start_background(self) -> None:
+        """Start what runs beside requests (API start-up only): job runner, live sampling and scoring."""
+        if not self.runner._threads:
+            resumed = self.runner.start()
+            if resumed:
+                log.info("resumed %d interrupted ingest job(s)", resumed)
+        if self.evals is not None:
+            failed = self.evals.store.fail_unfinished("the service stopped before the run finished")
+            if failed:
+                log.warning("marked %d interrupted evaluation run(s) failed", failed)
+        if self.live is not None:
+            self.live.start()
 
     def warm_up(self) -> None:
         """Load models and open stores; called at API start-up / CLI start, never at import."""
@@ -71,6 +88,10 @@ class Services:
             self.guard.warm_up()
 
     def close(self) -> None:
+        if self.live is not None:
+            self.live.stop()
+        if self.evals is not None:
+            self.evals.close()
         self.runner.stop()
         close_parser = getattr(self.pipeline.parse.parser, "close", None)
         if close_parser:
@@ -176,6 +197,9 @@ def build_services(settings: Settings, embedder: Embedder | None = None) -> Serv
         max_urls=settings.urls.max_per_request,
         cipher=cipher,
     )
+    verifier = answers.verification.verifier if answers.verification is not None else None
+    evals, live = build_eval(settings, metadata, kb, embedder, verifier, kb.get_collection)
+    answers.observers.append(live.sampler.offer)
     keys = SqlKeyStore(metadata)
     limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
     audit_key = settings.audit_key.get_secret_value().encode("utf-8") if settings.audit_key else None
@@ -197,6 +221,8 @@ def build_services(settings: Settings, embedder: Embedder | None = None) -> Serv
         cipher,
         guard,
         faq,
+        evals,
+        live,
     )
 
 

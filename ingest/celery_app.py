@@ -39,11 +39,15 @@ log = logging.getLogger(__name__)
 QUEUE = "ingest"
 INGEST_TASK = "grounded.ingest_file"
 REQUEUE_TASK = "grounded.requeue_stalled"
+SCORE_LIVE_TASK = "grounded.eval.score_live"  # defined in eval/tasks.py (evaluation sits above ingestion)
 
 
 def create_celery(settings: Settings) -> Celery:
     """The Celery app for these settings (broker = GROUNDED_BROKER_URL)."""
-    app = Celery("grounded", broker=settings.broker_url or "redis://127.0.0.1:6379/0")
+    app = Celery("grounded", broker=settings.broker_url or "redis://127.0.0.1:6379/0", include=["eval.tasks"])
+    schedule: dict[str, Any] = {"requeue-stalled": {"task": REQUEUE_TASK, "schedule": 60.0}}
+    if settings.eval.live_share > 0:
+        schedule["score-live"] = {"task": SCORE_LIVE_TASK, "schedule": settings.eval.live_interval_s}
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
@@ -60,7 +64,7 @@ def create_celery(settings: Settings) -> Celery:
         task_serializer="json",
         accept_content=["json"],
         worker_hijack_root_logger=False,
-        beat_schedule={"requeue-stalled": {"task": REQUEUE_TASK, "schedule": 60.0}},
+        beat_schedule=schedule,
     )
     return app
 

@@ -9,9 +9,10 @@ final answer. Both run the same stages (`answer()` drains `stream()`), so they c
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -28,6 +29,8 @@ from app.core.errors import InvalidInputError
 from app.core.grounding import Answer, Guidelines, Passage, SentenceVerdict
 from app.core.ports import Generator
 from retrievers.service import RetrievalService
+
+log = logging.getLogger(__name__)
 
 NOT_FOUND = "The knowledge base does not contain an answer to this question."
 
@@ -84,6 +87,8 @@ class AnswerService:
         self.guidelines = guidelines or GuidelineBook()
         self.signer, self.faq = signer, faq
         self.label_text, self.visible_label = label_text, visible_label
+        # Called with every final answer (live-scoring sampler): must be O(1) and never raise into the request.
+        self.observers: list[Callable[[Query, Answer], Any]] = []
 
     def warm_up(self) -> None:
         """Load the generator and the verifier at start-up, not on the first question."""
@@ -297,6 +302,11 @@ class AnswerService:
                 ai_generated=bool(answer.label.get("ai_generated")),
             )
             answer = replace(answer, provenance=provenance)
+        for observe in self.observers:
+            try:
+                observe(run.query, answer)
+            except Exception:  # an observer fault must not cost the caller the answer
+                log.exception("answer observer failed")
         return AnswerEvent("final", answer=answer)
 
 

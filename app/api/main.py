@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from app.api import audit
 from app.api.routes import chat, collections, documents, faq, grounding, guard, health, keys, query
+from app.api.routes import eval as eval_routes
 from app.api.schemas import ERROR_RESPONSES
 from app.container import Services, build_services
 from app.core.errors import (
@@ -36,10 +38,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         if svc.settings.env == "production" and svc.settings.admin_key is None:
             raise RuntimeError("GROUNDED_ADMIN_KEY is required outside development (GROUNDED_ENV=production)")
         svc.warm_up()
-        if not svc.runner._threads:
-            resumed = svc.runner.start()
-            if resumed:
-                log.info("resumed %d interrupted ingest job(s)", resumed)
+        svc.start_background()
         app.state.services = svc
         yield
         if services is None:
@@ -54,7 +53,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         lifespan=lifespan,
     )
     app.include_router(health.router)
-    routers = (collections, documents, query, faq, grounding, chat, guard, keys, audit)
+    routers = (collections, documents, query, faq, grounding, chat, guard, eval_routes, keys, audit)
     for r in (m.router for m in routers):
         app.include_router(r, responses=ERROR_RESPONSES)
     app.add_exception_handler(GroundedError, _domain_error)
@@ -69,7 +68,10 @@ def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, ConflictError):
         return JSONResponse({"detail": str(exc)}, status_code=409)
     if isinstance(exc, InvalidInputError):
-        return JSONResponse({"detail": str(exc), "field": exc.field}, status_code=422)
+        body: dict[str, Any] = {"detail": str(exc), "field": exc.field}
+        if isinstance(getattr(exc, "errors", None), list):  # row-level errors (suites, imports)
+            body["errors"] = exc.errors
+        return JSONResponse(body, status_code=422)
     if isinstance(exc, UploadRejectedError):
         return JSONResponse({"detail": "no file could be accepted", "rejected": exc.rejections}, exc.status_code)
     if isinstance(exc, StoreError | ModelError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextvars import ContextVar
 
 
 def pin_threads() -> None:
@@ -17,3 +18,8 @@ def pin_threads() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("UNSTRUCTURED_DISABLE_NOTICE", "1")
+
+
+# True while an evaluation run produces answers: those are suite traffic, not live traffic, so the live sampler
+# (eval/live.py) leaves them out. A ContextVar: it holds for the evaluating thread only.
+EVALUATING: ContextVar[bool] = ContextVar("grounded_evaluating", default=False)

@@ -111,6 +111,25 @@ class ModelSettings(BaseModel):
     openai_max_retries: int = Field(2, ge=0, le=10)
 
 
+class EvalSettings(BaseModel):
+    """Evaluation runs (`grounded eval qa`, /v1/eval/*) and continuous scoring of live answers."""
+
+    judge: str = Field("none", description="default judge of suite runs: none | local | openai")
+    judge_model: str = Field("qwen2.5-coder-1.5b", description="local judge GGUF (see models.llm_model)")
+    judge_threads: int = Field(0, ge=0, description="llama.cpp threads of the local judge (0 = number of cores)")
+    judge_timeout_s: float = Field(180.0, gt=0, description="limit of one judge call; a timeout is a counted failure")
+    judge_cache: bool = Field(True, description="cache judge calls by content hash in <data_dir>/judge-cache.sqlite")
+    max_suite_rows: int = Field(10000, ge=1, description="rows a suite may have")
+    live_share: float = Field(0.0, ge=0.0, le=1.0, description="share of live answers scored (0 = off)")
+    live_judge: str = Field("fast", description="judge of live answers: fast (our verifier) | local | openai")
+    live_interval_s: float = Field(30.0, gt=0, description="how often the in-process scheduler scores pending samples")
+    live_batch: int = Field(20, ge=1, description="samples scored per scheduler tick")
+    live_window: int = Field(50, ge=1, description="rolling window (samples) of the live faithfulness")
+    live_min_samples: int = Field(10, ge=1, description="samples in the window before an alert can be raised")
+    live_threshold: float = Field(0.7, ge=0.0, le=1.0, description="alert when rolling faithfulness falls below")
+    alert_webhook_url: str | None = Field(None, description="POSTed once per incident (JSON) when set")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GROUNDED_", env_nested_delimiter="__", extra="ignore")
 
@@ -159,6 +178,7 @@ class Settings(BaseSettings):
     models: ModelSettings = ModelSettings()
     urls: UrlSettings = UrlSettings()
     guards: GuardSettings = GuardSettings()
+    eval: EvalSettings = EvalSettings()
 
     @field_validator("env")
     @classmethod
