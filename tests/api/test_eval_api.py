@@ -202,3 +202,22 @@ class TestLive:
         assert demo["samples"] == 3
         other = client.get("/v1/eval/live", headers=h(keys["other"])).json()
         assert other["collections"] == {}
+
+
+def test_runs_are_scoped_by_acl_groups(world) -> None:
+    """A run made with more ACL groups holds passages a key with fewer groups may not see: for that key it is 404."""
+    client, _, _ = world
+
+    def key(groups: list[str]) -> str:
+        body = {"role": "evaluator", "tenant": "acme", "groups": groups}
+        return client.post("/v1/keys", json=body, headers=h(ADMIN)).json()["key"]
+
+    hr, none, wide = key(["hr"]), key([]), key(["hr", "legal"])
+    sid = client.post("/v1/eval/suites", json={"name": "g", "rows": ROWS[:1]}, headers=h(hr)).json()["id"]
+    run_id = client.post(
+        "/v1/eval/runs", json={"suite_id": sid, "collection": "demo", "judge": "none"}, headers=h(hr)
+    ).json()["run_id"]
+    assert wait_run(client, hr, run_id)["status"] == "succeeded"
+    assert client.get(f"/v1/eval/runs/{run_id}", headers=h(none)).status_code == 404
+    assert run_id not in {r["run_id"] for r in client.get("/v1/eval/runs", headers=h(none)).json()["runs"]}
+    assert client.get(f"/v1/eval/runs/{run_id}", headers=h(wide)).status_code == 200

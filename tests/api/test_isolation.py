@@ -172,3 +172,54 @@ def test_request_filters_cannot_widen_the_scope(world) -> None:
     foreign = next(d for d in docs if d.tenant == other.tenant)
     assert client.delete(f"/v1/documents/{foreign.id}", headers=key.headers).status_code in (403, 404)
     assert client.get(f"/v1/documents/{foreign.id}", headers=other.headers).status_code in (200, 404)
+
+
+def _wait_run(client: TestClient, key: Key, run_id: str) -> dict:
+    import time
+
+    for _ in range(600):
+        r = client.get(f"/v1/eval/runs/{run_id}", headers=key.headers)
+        assert r.status_code == 200, r.text
+        if r.json()["status"] in ("succeeded", "failed"):
+            return r.json()
+        time.sleep(0.1)
+    raise AssertionError(f"evaluation run {run_id} did not finish")
+
+
+def test_evaluation_results_never_leak(world) -> None:
+    """Each tenant's evaluator runs a suite over both collections: its results (answers, passages, citations, reports,
+    comparisons) hold only what that key may see, and every other key gets a 404 (or a 403 by role) for them."""
+    client, docs, keys = world
+    by_marker = {d.marker: d for d in docs}
+    rows = [
+        {"id": f"t{i}", "question": f"{t} rules reference", "reference_document_ids": ["x.txt"]}
+        for i, t in enumerate(TOPICS)
+    ]
+    runs: list[tuple[Key, str]] = []
+    for key in (k for k in keys if client.get("/v1/eval/suites", headers=k.headers).status_code == 200):
+        suite = client.post("/v1/eval/suites", json={"name": "iso", "rows": rows}, headers=key.headers).json()
+        for collection in ("handbook", "policies"):
+            body = {"suite_id": suite["id"], "collection": collection, "judge": "none"}
+            started = client.post("/v1/eval/runs", json=body, headers=key.headers)
+            assert started.status_code == 202, started.text
+            run = _wait_run(client, key, started.json()["run_id"])
+            assert run["status"] == "succeeded", run
+            found = markers_in(run["result"], docs)
+            assert all(allowed(key, by_marker[m]) for m in found), (key.tenant, key.groups, found)
+            key.seen |= found
+            report = client.get(f"/v1/eval/runs/{run['run_id']}/report", headers=key.headers).text
+            assert all(allowed(key, by_marker[m]) for m in markers_in(report, docs))
+            runs.append((key, run["run_id"]))
+    assert runs, "no evaluator key in the world"
+    assert any(markers_in(client.get(f"/v1/eval/runs/{rid}", headers=k.headers).json(), docs) for k, rid in runs)
+    for owner, run_id in runs:
+        for key in keys:
+            r = client.get(f"/v1/eval/runs/{run_id}", headers=key.headers)
+            c = client.get(f"/v1/eval/runs/{run_id}/compare/{run_id}", headers=key.headers)
+            if key is owner:
+                assert r.status_code == c.status_code == 200
+            elif key.tenant != owner.tenant or not set(owner.groups) <= set(key.groups):
+                assert r.status_code in (403, 404) and c.status_code in (403, 404), (r.status_code, c.status_code)
+                assert not markers_in(r.text + c.text, docs)
+        live = client.get("/v1/eval/live", headers=owner.headers).json()
+        assert all(a["collection"] in ("handbook", "policies") for a in live["alerts"])
