@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from html import escape
 from typing import Any
 
-from eval.results import FAITHFULNESS, LATENCY_MS, CaseRow, RunResult
+from eval.results import CITATION_PRECISION, FAITHFULNESS, LATENCY_MS, CaseRow, RunResult
 
 
 def esc(x: object) -> str:
@@ -60,17 +60,21 @@ def wrong_refusal(row: CaseRow) -> str | None:
 
 
 def worst_rows(run: RunResult, k: int = 10) -> list[tuple[CaseRow, str]]:
-    """The `k` answered rows with the lowest faithfulness (the lowest support when no row has faithfulness), then
-    every wrong refusal; each with why it is listed."""
-    scored = [(v, r) for r in run.rows if (v := row_value(r, FAITHFULNESS)) is not None]
-    label = FAITHFULNESS
-    if not scored:
-        scored = [(r.support, r) for r in run.rows if not r.error and not r.refused]
-        label = "support"
-    scored.sort(key=lambda item: item[0])
-    out = [(r, f"{label} {v:.3f}") for v, r in scored[:k]]
+    """Every wrong refusal first (the answer a user most needs to see fixed), then the `k` answered rows with the
+    lowest faithfulness — or, without a judge, the lowest of support and citation precision — leaving out rows that
+    scored a perfect 1.0; each with why it is listed."""
+    out = [(r, why) for r in run.rows if (why := wrong_refusal(r))]
     seen = {r.id for r, _ in out}
-    out += [(r, why) for r in run.rows if (why := wrong_refusal(r)) and r.id not in seen]
+    scored = [(v, r, FAITHFULNESS) for r in run.rows if (v := row_value(r, FAITHFULNESS)) is not None]
+    if not scored:
+        for r in run.rows:
+            if r.error or r.refused:
+                continue
+            cp = row_value(r, CITATION_PRECISION)
+            v, label = (cp, CITATION_PRECISION) if cp is not None and cp < r.support else (r.support, "support")
+            scored.append((v, r, label))
+    scored.sort(key=lambda item: item[0])
+    out += [(r, f"{label} {v:.3f}") for v, r, label in scored if v < 1.0 and r.id not in seen][:k]
     return out
 
 

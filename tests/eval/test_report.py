@@ -245,17 +245,23 @@ class TestHtml:
         html = render_html(new, baseline=base)  # computed from the baseline run
         assert 'id="comparison"' in html and "2025-01-02T03:04:05Z" in html
 
-    def test_worst_rows_lowest_faithfulness_then_wrong_refusals(self) -> None:
+    def test_worst_rows_wrong_refusals_then_lowest_faithfulness(self) -> None:
         rows = [make_row(f"q{i}", scores={FAITHFULNESS: i / 20}) for i in range(20)]
         rows.append(make_row("refused", refused=True))
+        rows.append(make_row("perfect", scores={FAITHFULNESS: 1.0}))
         picked = worst_rows(make_run(rows))
-        assert [r.id for r, _ in picked] == [f"q{i}" for i in range(10)] + ["refused"]
-        assert picked[-1][1] == "refused although answerable"
+        assert [r.id for r, _ in picked] == ["refused"] + [f"q{i}" for i in range(10)]
+        assert picked[0][1] == "refused although answerable"
 
-    def test_worst_rows_fall_back_to_support(self) -> None:
-        rows = [make_row("a", support=0.9), make_row("b", support=0.1), make_row("c", refused=True)]
+    def test_worst_rows_fall_back_to_support_and_leave_out_perfect_rows(self) -> None:
+        rows = [
+            make_row("a", support=0.9),
+            make_row("b", support=0.1),
+            make_row("c", refused=True),
+            make_row("ok", support=1.0),
+        ]
         picked = worst_rows(make_run(rows))
-        assert [r.id for r, _ in picked] == ["b", "a", "c"] and picked[0][1] == "support 0.100"
+        assert [r.id for r, _ in picked] == ["c", "b", "a"] and picked[1][1] == "support 0.100"
 
     def test_empty_run_renders(self) -> None:
         html = render_html(make_run([]))
