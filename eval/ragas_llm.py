@@ -9,7 +9,7 @@ call. Small local judges fail in known ways; each is turned into a `JudgeError` 
 * output that does not validate (cut off at `max_tokens`, a wrong field) is retried once, with the validation error
   and twice the token budget, then fails with kind `invalid_output`;
 * a call that runs past `timeout_s` fails with kind `timeout` (no retry: it would take as long again);
-* any other model fault is retried once, then fails with kind `model_error`.
+* any other fault of the model call is retried once, then fails with kind `model_error`.
 
 Importing this module sets Ragas' environment first (`ragas_environment()`: no telemetry, tiktoken encodings from the
 installed llama-index-core instead of a download), then imports Ragas (~9 s): import it lazily.
@@ -55,7 +55,6 @@ from pydantic import BaseModel, ValidationError  # noqa: E402
 from ragas.embeddings.base import BaseRagasEmbedding  # noqa: E402
 from ragas.llms.base import InstructorBaseRagasLLM  # noqa: E402
 
-from app.core.errors import ModelError  # noqa: E402
 from app.core.grounding import ChatMessage  # noqa: E402
 from app.core.ports import Embedder, LanguageModel  # noqa: E402
 from app.llm import ModelTimeoutError, PromptTooLongError  # noqa: E402
@@ -244,8 +243,8 @@ class RagasLLM(InstructorBaseRagasLLM):
                 raw = self._chat(messages_now, schema, self.max_tokens * (attempt + 1))
             except (ModelTimeoutError, PromptTooLongError) as e:
                 raise JudgeError("timeout" if isinstance(e, ModelTimeoutError) else "prompt_too_long", str(e)) from e
-            except ModelError as e:
-                problem = f"model error: {e}"
+            except Exception as e:  # noqa: BLE001 - ModelError, or a client error an adapter did not wrap
+                problem = f"model error: {type(e).__name__}: {e}"
                 log.warning("judge call failed", extra={"model": self.llm.name, "attempt": attempt, "error": str(e)})
                 continue
             try:

@@ -122,7 +122,10 @@ def no_llm_scores(
     todo = [
         m
         for m in wanted
-        if (m in (ID_CONTEXT_PRECISION, ID_CONTEXT_RECALL) and reference_ids)
+        # Precision of nothing is undefined (Ragas: NaN): a refusal before any passage was chosen is "not
+        # applicable" there, while its recall is a real 0 — none of the reference documents reached the answer.
+        if (m == ID_CONTEXT_RECALL and reference_ids)
+        or (m == ID_CONTEXT_PRECISION and reference_ids and row.context_document_ids)
         or (m in (STRING_SIMILARITY, EXACT_MATCH) and has_answer)
     ]
     if not todo:
