@@ -41,8 +41,15 @@ def main() -> None:
     svc.runner.start()
     print("collection:", build_collection(svc, rows, workdir), flush=True)
     cases = tuple(
-        SuiteCase(r.id, r.question, r.answer if r.present else None, (r.id,) if r.present else (),
-                  (r.knowledge,) if r.present else (), r.present, ("present" if r.present else "absent",))
+        SuiteCase(
+            r.id,
+            r.question,
+            r.answer if r.present else None,
+            (r.id,) if r.present else (),
+            (r.knowledge,) if r.present else (),
+            r.present,
+            ("present" if r.present else "absent",),
+        )
         for r in rows
     )
     from eval.results import Suite
@@ -52,17 +59,23 @@ def main() -> None:
         t = time.perf_counter()
         run = svc.evals.execute(suite, COLLECTION, "default", None, args.judge, args.metrics)
         wall = time.perf_counter() - t
-        print(json.dumps({
-            "attempt": attempt + 1,
-            "questions": len(cases),
-            "judge": args.judge,
-            "wall_s": round(wall, 1),
-            "s_per_question": round(wall / len(cases), 3),
-            "answer_latency_p50_ms": run.config.get("latency_p50_ms"),
-            "aggregate": {k: (round(v, 4) if v is not None else None) for k, v in run.aggregate.items()},
-            "failed": {k: s.failed for k, s in run.summaries.items() if s.failed},
-            "judge_stats": run.judge_stats,
-        }, indent=2), flush=True)
+        print(
+            json.dumps(
+                {
+                    "attempt": attempt + 1,
+                    "questions": len(cases),
+                    "judge": args.judge,
+                    "wall_s": round(wall, 1),
+                    "s_per_question": round(wall / len(cases), 3),
+                    "answer_latency_p50_ms": run.config.get("latency_p50_ms"),
+                    "aggregate": {k: (round(v, 4) if v is not None else None) for k, v in run.aggregate.items()},
+                    "failed": {k: s.failed for k, s in run.summaries.items() if s.failed},
+                    "judge_stats": run.judge_stats,
+                },
+                indent=2,
+            ),
+            flush=True,
+        )
     svc.close()
 
 
