@@ -37,6 +37,7 @@ def judge_model(settings: Settings, kind: str) -> LanguageModel:
                 "llm_model": e.judge_model,
                 "llm_threads": e.judge_threads,
                 "llm_timeout_s": e.judge_timeout_s,
+                "llm_prompt_cache_mb": e.judge_prompt_cache_mb,
             }
         )
         return build_language_model(settings.model_copy(update={"models": models}), "llama-cpp")

@@ -145,6 +145,7 @@ def main() -> int:
     p.add_argument("--limit", type=int, default=200, help="held-out HaluEval rows (two samples each)")
     p.add_argument("--threads", type=int, default=0, help="llama.cpp threads (0 = number of cores)")
     p.add_argument("--n-ctx", type=int, default=4096)
+    p.add_argument("--prompt-cache-mb", type=int, default=0, help="llama.cpp RAM cache of prompt states (0 = off)")
     p.add_argument("--timeout", type=float, default=180.0, help="limit of one judge call (a counted failure)")
     p.add_argument("--max-tokens", type=int, default=1024, help="reply budget of one judge call")
     p.add_argument("--cache", default=None, help="SQLite file of judge replies (default: none, so timings are real)")
@@ -161,7 +162,12 @@ def main() -> int:
         s.fast = score_answer(verifier, s.question, (s.evidence,), s.answer).score
 
     llm = LlamaCppModel(
-        a.model, cache_dir=REPO / "data" / "models", n_ctx=a.n_ctx, n_threads=a.threads, timeout_s=a.timeout
+        a.model,
+        cache_dir=REPO / "data" / "models",
+        n_ctx=a.n_ctx,
+        n_threads=a.threads,
+        timeout_s=a.timeout,
+        prompt_cache_mb=a.prompt_cache_mb,
     )
     # Faithfulness needs no embeddings; the hash embedder only satisfies the judge's answer-relevancy wiring.
     judge = build_judge("local", llm, HashEmbedder(), a.cache, timeout_s=a.timeout, max_tokens=a.max_tokens)

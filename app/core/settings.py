@@ -104,6 +104,7 @@ class ModelSettings(BaseModel):
     llm_context: int = Field(4096, ge=512, le=131072, description="llama.cpp context window in tokens")
     llm_max_tokens: int = Field(384, ge=16, le=8192, description="tokens generated per answer at most")
     llm_timeout_s: float = Field(120.0, gt=0, description="limit of one model call")
+    llm_prompt_cache_mb: int = Field(0, ge=0, description="llama.cpp RAM cache of prompt states (0 = off)")
     model_cache_dir: Path | None = Field(None, description="assembled GGUF files; default <data_dir>/models")
     openai_base_url: str = Field("http://127.0.0.1:8080/v1", description="OpenAI-compatible endpoint")
     openai_api_key: SecretStr | None = None
@@ -118,6 +119,9 @@ class EvalSettings(BaseModel):
     judge_model: str = Field("qwen2.5-coder-1.5b", description="local judge GGUF (see models.llm_model)")
     judge_threads: int = Field(0, ge=0, description="llama.cpp threads of the local judge (0 = number of cores)")
     judge_timeout_s: float = Field(180.0, gt=0, description="limit of one judge call; a timeout is a counted failure")
+    judge_prompt_cache_mb: int = Field(
+        2048, ge=0, description="llama.cpp RAM cache of judge prompt states: resumes the shared prompt prefix"
+    )
     judge_cache: bool = Field(True, description="cache judge calls by content hash in <data_dir>/judge-cache.sqlite")
     max_suite_rows: int = Field(10000, ge=1, description="rows a suite may have")
     live_share: float = Field(0.0, ge=0.0, le=1.0, description="share of live answers scored (0 = off)")

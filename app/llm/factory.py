@@ -26,6 +26,7 @@ def build_language_model(settings: Settings) -> LanguageModel | None:
             n_ctx=m.llm_context,
             n_threads=m.llm_threads,
             timeout_s=m.llm_timeout_s,
+            prompt_cache_mb=m.llm_prompt_cache_mb,
         )
     if m.llm == "openai":
         from app.llm.openai_compat import OpenAICompatModel

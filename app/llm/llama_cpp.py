@@ -46,6 +46,7 @@ class LlamaCppModel:
         timeout_s: float = 120.0,
         seed: int = 0,
         n_batch: int = 512,
+        prompt_cache_mb: int = 0,
     ) -> None:
         """
         Args:
@@ -56,6 +57,9 @@ class LlamaCppModel:
             timeout_s: limit of one call, waiting for the model included.
             seed: sampling seed (temperature 0 is greedy and needs none).
             n_batch: prompt tokens evaluated per batch.
+            prompt_cache_mb: keep model states of earlier prompts in RAM (llama.cpp's LlamaRAMCache) and resume from
+                the longest matching prefix. Helps when calls alternate between a few long prompt templates (a Ragas
+                judge: statement extraction, then verdicts); 0 = only the last prompt's prefix is reused.
         """
         if model not in KNOWN_MODELS and not is_model_path(model):
             raise ValueError(f"unknown model {model!r}; valid: {', '.join(KNOWN_MODELS)} or a path to a .gguf file")
@@ -67,6 +71,9 @@ class LlamaCppModel:
             raise ValueError("timeout_s must be > 0")
         if n_batch < 1:
             raise ValueError("n_batch must be >= 1")
+        if prompt_cache_mb < 0:
+            raise ValueError("prompt_cache_mb must be >= 0")
+        self.prompt_cache_mb = prompt_cache_mb
         self.model = model
         self.cache_dir = Path(cache_dir) if cache_dir is not None else Path("data") / "models"
         self.n_ctx = n_ctx
@@ -109,6 +116,10 @@ class LlamaCppModel:
                 )
             except Exception as e:
                 raise ModelError(f"cannot load {path}: {e}") from e
+            if self.prompt_cache_mb:
+                from llama_cpp import LlamaRAMCache
+
+                llm.set_cache(LlamaRAMCache(capacity_bytes=self.prompt_cache_mb << 20))
             self._llm = llm
             self.model_path = path
             log.info(
