@@ -73,12 +73,17 @@ def _progress(enabled: bool) -> Any:
     if not enabled:
         return None
 
+    tty = sys.stderr.isatty()
+
     def show(phase: str, done: int, total: int) -> None:
+        if not tty and done < total and done % max(1, total // 10):
+            return  # a log file gets a line every 10 %, a terminal a redrawn bar
         width = 30
         filled = int(width * done / total) if total else width
-        end = "\n" if done >= total else ""
+        end = "\n" if done >= total or not tty else ""
+        start = "\r" if tty else ""
         print(
-            f"\r{phase:<9} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}",
+            f"{start}{phase:<9} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}",
             end=end,
             file=sys.stderr,
             flush=True,
