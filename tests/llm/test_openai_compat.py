@@ -142,3 +142,26 @@ class TestAgainstLlamaCppServer:
             "How tall is the Eiffel Tower?", [("It is 330 metres tall.", ps[0].text)]
         )
         assert 0.0 <= s.score <= 1.0 and s.reason
+
+
+def test_ragas_judge_over_the_endpoint(model: OpenAICompatModel) -> None:
+    """`--judge openai`: Ragas faithfulness through the OpenAI-compatible endpoint, schema-constrained by the server;
+    plumbing only (SmolLM2 is no judge): a score in [0, 1] or a counted failure, never a silent 0."""
+    from app.adapters.embedders import HashEmbedder
+    from eval.ragas_judge import build_judge
+    from eval.results import FAITHFULNESS, CaseRow
+
+    judge = build_judge("openai", model, HashEmbedder(dim=64), None, timeout_s=60, max_tokens=160)
+    assert judge is not None and judge.name == "openai"
+    row = CaseRow(
+        "1",
+        "How tall is the Eiffel Tower?",
+        (),
+        True,
+        answer="It is 330 metres tall. [1]",
+        contexts=["The Eiffel Tower is 330 metres tall."],
+    )
+    judge.score([row], [FAITHFULNESS])
+    s = row.scores[FAITHFULNESS]
+    assert (s.value is not None and 0.0 <= s.value <= 1.0) or (s.value is None and s.error)
+    assert judge.stats["calls"] >= 1
