@@ -117,9 +117,7 @@ class LlamaCppModel:
             except Exception as e:
                 raise ModelError(f"cannot load {path}: {e}") from e
             if self.prompt_cache_mb:
-                from llama_cpp import LlamaRAMCache
-
-                llm.set_cache(LlamaRAMCache(capacity_bytes=self.prompt_cache_mb << 20))
+                llm.set_cache(slim_ram_cache(self.prompt_cache_mb << 20))
             self._llm = llm
             self.model_path = path
             log.info(
@@ -200,3 +198,38 @@ class LlamaCppModel:
             if chunks is not None and hasattr(chunks, "close"):
                 chunks.close()
             self._lock.release()
+
+
+def slim_ram_cache(capacity_bytes: int) -> Any:
+    """llama.cpp's RAM cache of prompt states, made safe to bound.
+
+    llama-cpp-python's `LlamaRAMCache` counts only the KV state against its capacity, but each saved state also
+    holds the logits of every context row (n_ctx × vocabulary floats: 2.5 GB for Qwen2.5 at 4,096 tokens) — measured
+    here, a 3,000 MB cache grew past 24 GB and the process was OOM-killed. This one keeps only the last row's logits
+    (all that resuming needs: sampling continues from the last prompt token; `load_state` broadcasts the row) and
+    counts every byte it keeps, so `capacity_bytes` is the real bound.
+    """
+    from llama_cpp import LlamaRAMCache
+    from llama_cpp.llama import LlamaState
+
+    class SlimRAMCache(LlamaRAMCache):  # type: ignore[misc]
+        @property
+        def cache_size(self) -> int:
+            return sum(
+                int(st.llama_state_size) + int(st.scores.nbytes) + int(st.input_ids.nbytes)
+                for st in self.cache_state.values()
+            )
+
+        def __setitem__(self, key: Sequence[int], value: Any) -> None:
+            n = int(value.n_tokens)
+            slim = LlamaState(
+                input_ids=value.input_ids,  # the whole context array (16 KB): llama.cpp writes into it in place
+                scores=value.scores[max(0, n - 1) : n].copy(),
+                n_tokens=n,
+                llama_state=value.llama_state,
+                llama_state_size=value.llama_state_size,
+                seed=value.seed,
+            )
+            super().__setitem__(key, slim)
+
+    return SlimRAMCache(capacity_bytes=capacity_bytes)
