@@ -204,10 +204,10 @@ def slim_ram_cache(capacity_bytes: int) -> Any:
     """llama.cpp's RAM cache of prompt states, made safe to bound.
 
     llama-cpp-python's `LlamaRAMCache` counts only the KV state against its capacity, but each saved state also
-    holds the logits of every context row (n_ctx × vocabulary floats: 2.5 GB for Qwen2.5 at 4,096 tokens) — measured
-    here, a 3,000 MB cache grew past 24 GB and the process was OOM-killed. This one keeps only the last row's logits
-    (all that resuming needs: sampling continues from the last prompt token; `load_state` broadcasts the row) and
-    counts every byte it keeps, so `capacity_bytes` is the real bound.
+    holds a copy of the logits buffer (up to n_batch × vocabulary floats: 311 MB for Qwen2.5) — measured here, a
+    3,000 MB cache grew past 24 GB and the process was OOM-killed. Without `logits_all` that buffer is not even used
+    (sampling happens inside llama.cpp; it only serves logprobs), so this one keeps a single row, which `load_state`
+    broadcasts back, and counts every byte it keeps: `capacity_bytes` is the real bound.
     """
     from llama_cpp import LlamaRAMCache
     from llama_cpp.llama import LlamaState
@@ -224,7 +224,7 @@ def slim_ram_cache(capacity_bytes: int) -> Any:
             n = int(value.n_tokens)
             slim = LlamaState(
                 input_ids=value.input_ids,  # the whole context array (16 KB): llama.cpp writes into it in place
-                scores=value.scores[max(0, n - 1) : n].copy(),
+                scores=value.scores[-1:].copy(),  # one row (or none); `load_state` broadcasts it
                 n_tokens=n,
                 llama_state=value.llama_state,
                 llama_state_size=value.llama_state_size,

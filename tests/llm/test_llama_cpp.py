@@ -50,14 +50,16 @@ class TestConstruction:
             LlamaCppModel(**kwargs)
 
 
-def test_prompt_state_cache_resumes_an_earlier_prompt(model: LlamaCppModel) -> None:
+def test_prompt_state_cache_resumes_an_earlier_prompt() -> None:
     """With the RAM cache of prompt states, a prompt asked again after another one resumes from its stored state:
     it answers exactly what the model answers when the prompt is repeated at once (llama.cpp's reuse of the live
     prefix) — re-evaluating a prompt from scratch can differ in the last bits, which is why this is the reference."""
-    cached = LlamaCppModel("smollm2-135m", n_ctx=2048, n_threads=1, timeout_s=60, prompt_cache_mb=256)
+    # n_batch 16: the prompts span several batches, as a judge's long prompts span several of 512 tokens.
+    plain = LlamaCppModel("smollm2-135m", n_ctx=2048, n_threads=1, timeout_s=60, n_batch=16)
+    cached = LlamaCppModel("smollm2-135m", n_ctx=2048, n_threads=1, timeout_s=60, n_batch=16, prompt_cache_mb=256)
     cached.warm_up()
-    model.chat(HI, max_tokens=12)
-    repeated = model.chat(HI, max_tokens=12)
+    plain.chat(HI, max_tokens=12)
+    repeated = plain.chat(HI, max_tokens=12)
     other = [ChatMessage("system", "You are a helpful assistant."), ChatMessage("user", "Name a primary colour.")]
     answers = [cached.chat(m, max_tokens=12) for m in (HI, other, HI)]
     assert answers[2] == repeated and answers[1]
