@@ -15,6 +15,7 @@ import random
 from collections.abc import Iterable, Sequence
 
 from eval.results import CaseRow, MetricSummary
+from eval.retrieval import percentile as retrieval_percentile
 
 Z95 = 1.959963984540054
 BOOTSTRAP_SAMPLES = 2000
@@ -71,11 +72,5 @@ def summarise_rows(rows: Sequence[CaseRow], metrics: Iterable[str]) -> dict[str,
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
-    """The q-th percentile (0–100) by linear interpolation; None for no values."""
-    if not values:
-        return None
-    v = sorted(values)
-    pos = (len(v) - 1) * q / 100
-    lo = math.floor(pos)
-    hi = min(lo + 1, len(v) - 1)
-    return v[lo] + (v[hi] - v[lo]) * (pos - lo)
+    """The q-th percentile (0–100) by linear interpolation (eval/retrieval.py's); None, not 0, for no values."""
+    return retrieval_percentile(values, q) if values else None

@@ -24,11 +24,15 @@ CORPUS = [
 METRICS = {"ndcg@10", "recall@10", "recall@100", "mrr@10"}
 
 
-def run_cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    data_dir: Path, *args: str, embedder: str = "hash", timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
+    """`grounded ARGS` in a subprocess on `data_dir`, with none of this shell's GROUNDED_ settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GROUNDED_")}
-    env |= {"GROUNDED_DATA_DIR": str(data_dir), "GROUNDED_MODELS__EMBEDDER": "hash", "GROUNDED_ENV": "test"}
+    env |= {"GROUNDED_DATA_DIR": str(data_dir), "GROUNDED_MODELS__EMBEDDER": embedder, "GROUNDED_ENV": "test"}
+    env.setdefault("OPENBLAS_NUM_THREADS", "1")
     cmd = [sys.executable, "-m", "app.cli", *args]
-    return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=180, check=False)
+    return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False)
 
 
 @dataclass(frozen=True)

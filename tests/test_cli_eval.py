@@ -10,9 +10,7 @@ that makes the service answer unanswerable questions, refuse most answerable one
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import DEMO_DIR, REPO
+from tests.test_cli import run_cli as cli_subprocess
 
 SUITE = REPO / "examples" / "eval" / "demo-suite.jsonl"
 GATE = ["refusal_accuracy=0.8", "false_refusal_rate=0.5", "ndcg@10=0.8", "citation_precision=0.8"]
@@ -28,10 +27,8 @@ pytestmark = pytest.mark.slow
 
 
 def run_cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GROUNDED_")}
-    env |= {"GROUNDED_DATA_DIR": str(data_dir), "GROUNDED_ENV": "test", "OPENBLAS_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "app.cli", *args]
-    return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600, check=False)
+    """The CLI with the real MiniLM (what the gate is about), not the tests' hash embedder."""
+    return cli_subprocess(data_dir, *args, embedder="minilm", timeout=600)
 
 
 @dataclass(frozen=True)
